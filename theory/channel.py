@@ -1,0 +1,136 @@
+"""Channel side of the replica-symmetric equations for a chain of K learners.
+
+For the quadrature points (y, y~, g) with g ~ N(0, Q) (DESIGN.md section 2):
+
+    omega_a = y m_a + b_a + sqrt(delta) g_a
+    s_a     = omega_a + delta * sum_{b<a} V_ab f_b
+    h_a     = prox of delta V_aa loss_a(. ; y~, h_{a-1}) at s_a
+    f_a     = (h_a - s_a) / (delta V_aa)            (= -d loss_a / dh at h_a)
+
+The soft target of learner a is h_{a-1}, the previous learner's *training
+output*, and s_a carries the cross-response shift: both are needed for the
+equations to agree with simulations.  The derivatives d f_a / d omega_b
+(b <= a) are total derivatives through the chain, obtained by implicit
+differentiation of the prox conditions:
+
+    dh_a = (ds_a - v_a loss_zt dt_a) / (1 + v_a loss_zz),    dt_a = dh_{a-1}
+
+A fixed teacher (kind b/c) does not respond: h_0 = omega_0, f_0 = 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .quadrature import Measure, psd_cholesky
+
+
+@dataclass(frozen=True)
+class ChannelAverages:
+    """Expectations over the channel measure needed by the fixed point.
+
+    Attributes (K learners)
+    ----------
+    Ef : (K,)      E[f_a]                    (bias stationarity: 0 at the solution)
+    Eyf : (K,)     E[y f_a]
+    Eff : (K, K)   E[f_a f_b]
+    Edf : (K, K)   E[d f_a / d omega_b], lower triangular
+    train_err : (K,)  P(sign(h_a) != y~)
+    train_loss : (K,) E[loss_a(h_a; y~, h_{a-1})]
+    train_mse : (K, K) E[(h_a - h_b)^2], training logit MSE between learners
+    """
+
+    Ef: np.ndarray
+    Eyf: np.ndarray
+    Eff: np.ndarray
+    Edf: np.ndarray
+    train_err: np.ndarray
+    train_loss: np.ndarray
+    train_mse: np.ndarray
+
+
+def _target(k: int, y_obs, h_prev):
+    """Target passed to learner k's loss: y~ for the teacher, (y~, h_{k-1}) for a student."""
+    return y_obs if k == 0 else (y_obs, h_prev)
+
+
+def _dprox(loss, h, s, v, target):
+    """(dh/ds, dh/dt) of the prox at its output h (implicit differentiation)."""
+    if getattr(loss, "smooth_everywhere", True):
+        denom = 1.0 + v * loss.hess(h, target)
+        dh_dt = -v * loss.cross(h, target) / denom if isinstance(target, tuple) else 0.0
+        return 1.0 / denom, dh_dt
+    return loss.dprox_ds(s, v, target), 0.0
+
+
+def channel_averages(losses, m, Q, V, b, delta: float, measure: Measure, fixed_teacher: bool = False,
+                     with_train: bool = False) -> ChannelAverages:
+    """Channel expectations at the order parameters (m, Q, V, b).
+
+    Parameters
+    ----------
+    losses : list of K loss objects (``theory.losses``): the teacher's hard loss,
+        then each student's ``Mix``.
+    m, b : (K,) magnetisations and biases; Q : (K, K) overlaps; V : (K, K)
+        lower-triangular responses (V_aa > 0).
+    delta : noise variance.  measure : quadrature points (``label_measure``).
+    fixed_teacher : the teacher is given, not trained on these samples.
+    with_train : also compute training error, loss and logit MSE (slower).
+
+    Returns
+    -------
+    ChannelAverages
+    """
+    K = len(losses)
+    L = psd_cholesky(Q)
+    y, y_obs, w = measure.y, measure.y_obs, measure.w
+    g = L @ measure.xi  # (K, P)
+    sd = np.sqrt(delta)
+    h = [None] * K
+    f = [None] * K
+    J = [[None] * K for _ in range(K)]     # J[a][c] = d f_a / d omega_c
+    dH = [[None] * K for _ in range(K)]    # dH[a][c] = d h_a / d omega_c
+    zero = np.zeros_like(y)
+    for a in range(K):
+        omega = y * m[a] + b[a] + sd * g[a]
+        if a == 0 and fixed_teacher:
+            h[0], f[0] = omega, zero
+            J[0][0], dH[0][0] = zero, np.ones_like(y)
+            continue
+        s = omega + delta * sum(V[a, c] * f[c] for c in range(a))
+        v = delta * V[a, a]
+        target = _target(a, y_obs, h[a - 1] if a > 0 else None)
+        h[a] = losses[a].prox(s, v, target)
+        f[a] = (h[a] - s) / v
+        dh_ds, dh_dt = _dprox(losses[a], h[a], s, v, target)
+        for c in range(a + 1):
+            ds = (1.0 if c == a else 0.0) + delta * sum(V[a, e] * J[e][c] for e in range(c, a))
+            dh = dh_ds * ds
+            if a > 0 and c <= a - 1:
+                dh = dh + dh_dt * dH[a - 1][c]
+            dH[a][c] = dh
+            J[a][c] = (dh - ds) / v
+    F = np.stack(f)  # (K, P)
+    Ef = F @ w
+    Eyf = F @ (w * y)
+    Eff = (F * w) @ F.T
+    Edf = np.zeros((K, K))
+    for a in range(K):
+        for c in range(a + 1):
+            Edf[a, c] = np.dot(w, np.broadcast_to(J[a][c], w.shape))
+    if with_train:
+        H = np.stack(h)
+        train_err = ((np.sign(H) != y_obs) * w).sum(axis=1)
+        train_loss = np.array([
+            np.dot(w, losses[a].value(h[a], _target(a, y_obs, h[a - 1] if a > 0 else None)))
+            if not (a == 0 and fixed_teacher) else np.nan
+            for a in range(K)
+        ])
+        diff = H[:, None, :] - H[None, :, :]
+        train_mse = (diff ** 2 * w).sum(axis=2)
+    else:
+        train_err = train_loss = np.full(K, np.nan)
+        train_mse = np.full((K, K), np.nan)
+    return ChannelAverages(Ef, Eyf, Eff, Edf, train_err, train_loss, train_mse)

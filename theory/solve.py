@@ -1,0 +1,311 @@
+"""Solve the replica-symmetric saddle point of a Setting: the public entry point.
+
+``solve(setting)`` returns a :class:`SaddlePoint` with the order parameters of
+every learner in the chain (m, Q, V, b and their conjugates), the observables,
+a status, the residual, the iteration count and the time taken.  For one point
+a failure raises :class:`SaddlePointNotConverged`; sweeps pass
+``on_failure="record"`` and store the status instead.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .channel import channel_averages
+from .fixed_point import FixedPointOptions, Status, iterate
+from .losses import Mix, hard_loss, soft_loss
+from .observables import agreement, bayes_error, generalization_error, oracle_error
+from .prior import prior_update
+from .quadrature import default_order, label_measure
+from .setting import Setting
+
+
+class SaddlePointNotConverged(RuntimeError):
+    """The fixed-point iteration of the saddle-point equations did not converge.
+
+    Typical physics behind it: an unregularised logistic (or hinge) learner below
+    its separability threshold has no finite minimiser (its norm diverges); an
+    unregularised learner at its interpolation threshold (alpha = eta for a
+    student matching soft targets) has diverging response V.  The message gives
+    the Setting, the status, the residual, the iteration count and a fix.
+    """
+
+    def __init__(self, setting: Setting, status: Status, residual: float, n_iter: int, detail: str = ""):
+        self.setting, self.status, self.residual, self.n_iter = setting, status, residual, n_iter
+        hint = _hint(setting, status)
+        super().__init__(f"solve({setting}) {status.value}: residual={residual:.3g} after {n_iter} iterations"
+                         f"{' (' + detail + ')' if detail else ''}. {hint}")
+
+
+def _hint(s: Setting, status: Status) -> str:
+    if status in (Status.DIVERGED, Status.NON_FINITE):
+        lam_zero = (s.lam_t == 0 and s.loss_t in ("logistic", "hinge")) or (s.generations and s.lam_s == 0)
+        if lam_zero:
+            try:
+                from .thresholds import separability_threshold
+                a_star = separability_threshold(s.delta, s.rho)
+                return (f"alpha={s.alpha} vs the separability threshold alpha*={a_star:.3f} (delta={s.delta}, "
+                        f"rho={s.rho}, lam_t={s.lam_t}, lam_s={s.lam_s}): add ridge or increase alpha.")
+            except Exception:  # pragma: no cover - hint only
+                pass
+        return "Add ridge (lam_t / lam_s > 0) or move away from the threshold."
+    return "Raise max_iter, increase damping (smaller damping value) or warm-start from a nearby point."
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """Numerical options of :func:`solve` (not part of the physics).
+
+    order : Gauss-Hermite nodes per dimension (None: 120 for K = 1, 56 for K = 2, 24 for K = 3, 12 beyond).
+    tol, max_iter, damping, memory, bound : see ``fixed_point.FixedPointOptions``.
+    """
+
+    order: int | None = None
+    tol: float = 1e-10
+    max_iter: int = 3000
+    damping: float = 0.7
+    memory: int = 6
+    bound: float = 1e8
+
+
+@dataclass(frozen=True)
+class State:
+    """Order parameters of a chain of K learners: m, b (K,), Q (K, K), V (K, K) lower triangular."""
+
+    m: np.ndarray
+    Q: np.ndarray
+    V: np.ndarray
+    b: np.ndarray
+
+    def pack(self) -> np.ndarray:
+        K = len(self.m)
+        il = np.tril_indices(K)
+        return np.concatenate([self.m, self.Q[il], self.V[il], self.b])
+
+    @classmethod
+    def unpack(cls, x: np.ndarray, K: int) -> "State":
+        il = np.tril_indices(K)
+        n = len(il[0])
+        m = x[:K]
+        Q = np.zeros((K, K))
+        Q[il] = x[K:K + n]
+        Q = Q + np.tril(Q, -1).T
+        V = np.zeros((K, K))
+        V[il] = x[K + n:K + 2 * n]
+        return cls(m.copy(), Q, V, x[K + 2 * n:].copy())
+
+    @classmethod
+    def initial(cls, K: int) -> "State":
+        return cls(np.full(K, 0.5), 0.5 * np.eye(K) + 0.5, np.eye(K), np.zeros(K))
+
+
+@dataclass(frozen=True)
+class SaddlePoint:
+    """The solution of the saddle-point equations for a Setting.
+
+    Attributes
+    ----------
+    setting : the Setting solved.
+    state : order parameters m, Q, V, b of the chain (index k: 0 teacher, 1.. students).
+    m_hat, Q_hat, V_hat : conjugates at the solution.
+    status, residual, n_iter, seconds : how the solver ended.
+    eps : (K,) generalisation errors; eps_train, loss_train : (K,) training error / loss;
+    train_mse : (K, K) training logit MSE between learners; agreement_ts : teacher / first student
+    test agreement (NaN with no student).
+    teacher : the SaddlePoint of the teacher alone (fresh-sample ERM teacher only).
+    """
+
+    setting: Setting
+    state: State
+    m_hat: np.ndarray
+    Q_hat: np.ndarray
+    V_hat: np.ndarray
+    status: Status
+    residual: float
+    n_iter: int
+    seconds: float
+    eps: np.ndarray
+    eps_train: np.ndarray
+    loss_train: np.ndarray
+    train_mse: np.ndarray
+    agreement_ts: float
+    teacher: "SaddlePoint | None" = field(default=None, repr=False)
+
+    @property
+    def converged(self) -> bool:
+        return self.status.ok
+
+    def record(self) -> dict:
+        """Flat record: Setting fields, then observables (DESIGN.md column names), then solver status."""
+        return make_record(self)
+
+
+# ------------------------------------------------------------------ assembly
+def chain_losses(s: Setting):
+    """The K losses of the chain: teacher hard loss, then each student's Mix."""
+    teacher = hard_loss(s.loss_t, s.smooth_t)
+    hard_s = hard_loss(s.loss_s, s.smooth_s)
+    soft = soft_loss(s.soft, tau=s.tau, tau2_factor=s.tau2_factor, hard=hard_loss(s.loss_s))
+    return [teacher] + [Mix(hard_s, soft, s.xi) for _ in range(s.generations)]
+
+
+def _fixed_point_map(s: Setting, losses, measure, alpha, lam, fixed):
+    K = len(losses)
+    fixed_teacher = fixed is not None
+
+    def F(x):
+        st = State.unpack(x, K)
+        ch = channel_averages(losses, st.m, st.Q, st.V, st.b, s.delta, measure, fixed_teacher)
+        m_hat = alpha * ch.Eyf
+        Q_hat = alpha * s.delta * ch.Eff
+        V_hat = -alpha * s.delta * ch.Edf
+        m, Q, V = prior_update(m_hat, Q_hat, V_hat, lam, s.eta, (fixed[0], fixed[1]) if fixed_teacher else None)
+        b = st.b.copy()
+        if s.bias:
+            for a in range(K):
+                if a == 0 and fixed_teacher:
+                    continue
+                slope = ch.Edf[a, a]
+                if slope < 0:
+                    step = ch.Ef[a] / slope
+                    cap = 1.0 + abs(b[a])
+                    b[a] = b[a] - float(np.clip(step, -cap, cap))
+        if fixed_teacher:
+            b[0] = fixed[2]
+        return State(m, Q, V, b).pack()
+
+    return F
+
+
+def _valid(K):
+    def ok(x):
+        st = State.unpack(x, K)
+        return bool(np.all(np.diag(st.V) > 0) and np.all(np.diag(st.Q) > 0))
+    return ok
+
+
+def _norm(K):
+    def nrm(x):
+        st = State.unpack(x, K)
+        return float(np.max(np.diag(st.Q)))
+    return nrm
+
+
+def solve(setting: Setting, *, options: SolverOptions | None = None, init: "SaddlePoint | State | None" = None,
+          on_failure: str = "raise") -> SaddlePoint:
+    """Solve the replica-symmetric saddle point of ``setting``.
+
+    Parameters
+    ----------
+    setting : the problem (teacher alone if ``generations == 0``).
+    options : numerical options (quadrature order, tolerance, damping ...).
+    init : a SaddlePoint or State of a nearby Setting with the same number of
+        learners (warm start for continuation along a curve).
+    on_failure : 'raise' (default) raises SaddlePointNotConverged; 'record'
+        returns the SaddlePoint with its status, observables set to NaN.
+
+    Returns
+    -------
+    SaddlePoint
+
+    Raises
+    ------
+    SaddlePointNotConverged
+        If the iteration does not converge and ``on_failure='raise'``.
+    """
+    if on_failure not in ("raise", "record"):
+        raise ValueError(f"on_failure must be one of {{'raise', 'record'}}; got {on_failure!r}.")
+    opts = options or SolverOptions()
+    t0 = time.perf_counter()
+    s = setting
+    K = s.n_learners
+    teacher_sp = None
+    fixed = None
+    alpha = s.alpha
+    if s.teacher in ("bayes", "fixed"):
+        fixed = s.teacher_overlaps()
+        alpha = s.alpha_s if s.alpha_s is not None else s.alpha
+    elif s.alpha_s is not None:  # fresh samples: ERM teacher on its own alpha d samples, then frozen
+        teacher_sp = solve(s.replace(generations=0, eta=1.0, alpha_s=None), options=opts, on_failure=on_failure)
+        if not teacher_sp.converged:
+            return _failed(s, teacher_sp.status, teacher_sp.residual, teacher_sp.n_iter, time.perf_counter() - t0)
+        st0 = teacher_sp.state
+        fixed = (float(st0.m[0]), float(st0.Q[0, 0]), float(st0.b[0]))
+        alpha = s.alpha_s
+    losses = chain_losses(s)
+    lam = np.array([s.lam_t] + [s.lam_s] * s.generations, dtype=float)
+    measure = label_measure(K, s.rho, s.theta, opts.order or default_order(K))
+    F = _fixed_point_map(s, losses, measure, alpha, lam, fixed)
+    if isinstance(init, SaddlePoint):
+        init = init.state
+    x0 = init.pack() if isinstance(init, State) and len(init.m) == K else State.initial(K).pack()
+    fp_opts = FixedPointOptions(tol=opts.tol, max_iter=opts.max_iter, damping=opts.damping, memory=opts.memory,
+                                bound=opts.bound)
+    with np.errstate(over="ignore", under="ignore"):
+        res = iterate(F, x0, fp_opts, valid=_valid(K), norm=_norm(K))
+    if not res.status.ok:
+        if on_failure == "raise":
+            raise SaddlePointNotConverged(s, res.status, res.residual, res.n_iter, res.detail)
+        return _failed(s, res.status, res.residual, res.n_iter, time.perf_counter() - t0)
+    st = State.unpack(res.x, K)
+    ch = channel_averages(losses, st.m, st.Q, st.V, st.b, s.delta, measure, fixed is not None, with_train=True)
+    m_hat = alpha * ch.Eyf
+    Q_hat = alpha * s.delta * ch.Eff
+    V_hat = -alpha * s.delta * ch.Edf
+    eps = np.array([generalization_error(st.m[a], st.Q[a, a], st.b[a], s.delta, s.rho) for a in range(K)])
+    eps_train, loss_train = ch.train_err.copy(), ch.train_loss.copy()
+    if teacher_sp is not None:  # the teacher's training observables are those on its own samples
+        eps_train[0], loss_train[0] = teacher_sp.eps_train[0], teacher_sp.loss_train[0]
+    agr = (agreement(st.m[0], st.m[1], st.Q[0, 0], st.Q[1, 1], st.Q[0, 1], st.b[0], st.b[1], s.delta, s.rho)
+           if K > 1 else math.nan)
+    return SaddlePoint(s, st, m_hat, Q_hat, V_hat, res.status, res.residual, res.n_iter, time.perf_counter() - t0,
+                       eps, eps_train, loss_train, ch.train_mse, agr, teacher_sp)
+
+
+def _failed(s, status, residual, n_iter, seconds) -> SaddlePoint:
+    K = s.n_learners
+    nan = np.full(K, np.nan)
+    nanK = np.full((K, K), np.nan)
+    st = State(nan.copy(), nanK.copy(), nanK.copy(), nan.copy())
+    return SaddlePoint(s, st, nan, nanK, nanK, status, residual, n_iter, seconds, nan, nan, nan, nanK, math.nan)
+
+
+# ------------------------------------------------------------------- records
+def learner_suffix(k: int) -> str:
+    """Column suffix of learner k: 't' (teacher), 's' (first student), 's2', 's3' ..."""
+    return "t" if k == 0 else ("s" if k == 1 else f"s{k}")
+
+
+def make_record(sp: SaddlePoint) -> dict:
+    """The flat record of a SaddlePoint (the result-store row)."""
+    s = sp.setting
+    st = sp.state
+    rec = dict(s.to_dict())
+    for k in range(s.n_learners):
+        x = learner_suffix(k)
+        rec[f"m_{x}"] = float(st.m[k])
+        rec[f"q_{x}"] = float(st.Q[k, k])
+        rec[f"V_{x}"] = float(st.V[k, k])
+        rec[f"b_{x}"] = float(st.b[k])
+        rec[f"eps_{x}"] = float(sp.eps[k])
+        rec[f"eps_train_{x}"] = float(sp.eps_train[k])
+        rec[f"loss_train_{x}"] = float(sp.loss_train[k])
+    if s.n_learners > 1:
+        rec["q_ts"] = float(st.Q[0, 1])
+        rec["V_st"] = float(st.V[1, 0])
+        rec["agreement"] = float(sp.agreement_ts)
+        rec["mse_train_ts"] = float(sp.train_mse[0, 1])
+        alpha_s = s.alpha_s if s.alpha_s is not None else s.alpha
+        rec["eps_bayes_s"] = bayes_error(alpha_s / s.eta, s.delta / s.eta, s.rho)
+    rec["eps_bayes"] = bayes_error(s.alpha, s.delta, s.rho)
+    rec["eps_oracle"] = oracle_error(s.delta, s.rho)
+    rec["converged"] = bool(sp.converged)
+    rec["status"] = sp.status.value
+    rec["iterations"] = int(sp.n_iter)
+    rec["residual"] = float(sp.residual)
+    rec["seconds"] = float(sp.seconds)
+    return rec
