@@ -40,6 +40,10 @@ class FixedPointOptions:
     damping : weight of the new iterate in the plain step, in (0, 1].
     memory : Anderson history length (0 disables acceleration).
     bound : iterates with ``norm(x) > bound`` are reported as diverged.
+    growth_window, growth_factor : also reported as diverged when, over the last
+        ``growth_window`` iterations, the norm grew monotonically by more than
+        ``growth_factor`` while the residual did not halve (a run-away norm, as
+        for an unregularised logistic learner on separable data).
     """
 
     tol: float = 1e-10
@@ -47,6 +51,8 @@ class FixedPointOptions:
     damping: float = 0.7
     memory: int = 6
     bound: float = 1e10
+    growth_window: int = 150
+    growth_factor: float = 1e3
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,8 @@ def iterate(F: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, options: Fixe
     prev_x = prev_g = None
     res = np.inf
     beta = options.damping
+    norms: list[float] = []
+    residuals: list[float] = []
     for it in range(1, options.max_iter + 1):
         try:
             fx = F(x)
@@ -96,8 +104,18 @@ def iterate(F: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, options: Fixe
         res = residual(x, fx)
         if res < options.tol:
             return FixedPointResult(fx, Status.CONVERGED, res, it)
-        if norm(fx) > options.bound:
-            return FixedPointResult(fx, Status.DIVERGED, res, it, f"norm {norm(fx):.3g} > bound {options.bound:.3g}")
+        nfx = norm(fx)
+        if nfx > options.bound:
+            return FixedPointResult(fx, Status.DIVERGED, res, it, f"norm {nfx:.3g} > bound {options.bound:.3g}")
+        norms.append(nfx)
+        residuals.append(res)
+        w = options.growth_window
+        if len(norms) > w:
+            recent = np.array(norms[-w:])
+            if (np.all(np.diff(recent) > 0) and recent[-1] > options.growth_factor * recent[0]
+                    and residuals[-1] > 0.5 * residuals[-w]):
+                return FixedPointResult(fx, Status.DIVERGED, res, it,
+                                        f"norm grew from {recent[0]:.3g} to {recent[-1]:.3g} in {w} iterations")
         if prev_x is not None and options.memory > 0:
             dX.append(x - prev_x)
             dG.append(g - prev_g)

@@ -14,7 +14,21 @@ and the student row reads w_S = (m_hat_S mu + g_hat_S - V_hat_S0 w_0) / (lam_S +
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg import solve_triangular
+
+
+def _lower_inverse(A: np.ndarray) -> np.ndarray:
+    """Inverse of a small lower-triangular matrix by forward substitution.
+
+    K is a handful of learners: a Python loop beats a LAPACK call, whose
+    threading overhead dominates for 2 x 2 matrices.
+    """
+    K = A.shape[0]
+    X = np.zeros_like(A, dtype=float)
+    for j in range(K):
+        X[j, j] = 1.0 / A[j, j]
+        for i in range(j + 1, K):
+            X[i, j] = -(A[i, j:i] @ X[j:i, j]) / A[i, i]
+    return X
 
 
 def prior_update(m_hat, Q_hat, V_hat, lam, eta: float, fixed_teacher: tuple[float, float] | None = None):
@@ -42,7 +56,7 @@ def prior_update(m_hat, Q_hat, V_hat, lam, eta: float, fixed_teacher: tuple[floa
         m_hat[0] = m0
         Q_hat[0, :] = Q_hat[:, 0] = 0.0
         Q_hat[0, 0] = q0 - m0 ** 2
-    V = solve_triangular(A, np.eye(K), lower=True)
+    V = _lower_inverse(A)
     m = V @ m_hat
     M = np.outer(m_hat, m_hat) + Q_hat
     Q = V @ M @ V.T

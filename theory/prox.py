@@ -7,7 +7,7 @@ Bracket: since loss' is non-decreasing, the root lies between s and
 s - v loss'(s) (DESIGN.md section 3 gives [s - v, s + v] for the logistic loss,
 which contains it).  Newton steps that leave the bracket, or do not halve the previous
 step, are replaced by bisection (as in Numerical Recipes' rtsafe); the bracket shrinks every step, so the iteration always converges.
-Tolerance: |phi'(h)| * v <= 1e-13 (1 + |h|), typically reached in < 10 steps.
+Tolerance: |phi'(h)| * v <= 1e-13 (1 + |h| + |s|) or a bracket at machine precision, typically reached in < 10 steps.
 """
 
 from __future__ import annotations
@@ -50,7 +50,9 @@ def newton_prox(loss, s, v, target, half_width=None):
     last_step = hi - lo
     for _ in range(PROX_MAX_ITER):
         g = (h - s) / v + loss.grad(h, target)
-        done = np.abs(g) * v <= PROX_TOL * (1.0 + np.abs(h))
+        # |h - s| is known to ~1e-16 |s| only, so phi' = (h - s)/v + loss' cannot be
+        # resolved below ~1e-16 (|h| + |s|) / v: the tolerance scales with |s| too
+        done = np.abs(g) * v <= PROX_TOL * (1.0 + np.abs(h) + np.abs(s))
         if done.all():
             return h
         lo = np.where(g < 0, h, lo)
@@ -63,7 +65,7 @@ def newton_prox(loss, s, v, target, half_width=None):
         new = np.where(slow, 0.5 * (lo + hi), new)
         last_step = np.where(slow, 0.5 * (hi - lo), np.abs(step))
         h = np.where(done, h, new)
-        if np.all(hi - lo <= 1e-15 * (1.0 + np.abs(h))):
+        if np.all(done | (hi - lo <= 4e-16 * (1.0 + np.abs(h) + np.abs(s)))):
             return h
     raise FloatingPointError(
         f"newton_prox did not converge in {PROX_MAX_ITER} iterations (max |phi'| = {np.max(np.abs(g)):.3g})"

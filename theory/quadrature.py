@@ -15,7 +15,7 @@ import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 
 #: Default number of Gauss-Hermite nodes per dimension for K = 1, 2, 3, >= 4 learners.
-DEFAULT_ORDER = {1: 120, 2: 56, 3: 24}
+DEFAULT_ORDER = {1: 120, 2: 40, 3: 20}
 
 
 @lru_cache(maxsize=32)
@@ -86,4 +86,4 @@ def label_measure(K: int, rho: float, theta: float, n: int) -> Measure:
 
 
 def default_order(K: int) -> int:
-    return DEFAULT_ORDER.get(K, 12)
+    return DEFAULT_ORDER.get(K, 10)

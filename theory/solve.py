@@ -60,7 +60,7 @@ def _hint(s: Setting, status: Status) -> str:
 class SolverOptions:
     """Numerical options of :func:`solve` (not part of the physics).
 
-    order : Gauss-Hermite nodes per dimension (None: 120 for K = 1, 56 for K = 2, 24 for K = 3, 12 beyond).
+    order : Gauss-Hermite nodes per dimension (None: 120 for K = 1, 40 for K = 2, 20 for K = 3, 10 beyond).
     tol, max_iter, damping, memory, bound : see ``fixed_point.FixedPointOptions``.
     """
 
@@ -97,6 +97,37 @@ class State:
         V = np.zeros((K, K))
         V[il] = x[K + n:K + 2 * n]
         return cls(m.copy(), Q, V, x[K + 2 * n:].copy())
+
+    def to_solver(self) -> np.ndarray:
+        """Scale-free coordinates for the iteration: log Q_aa, log V_aa, m_a / sqrt(Q_aa),
+        correlations Q_ab / sqrt(Q_aa Q_bb), V_ab / sqrt(V_aa V_bb), b_a / sqrt(Q_aa).
+
+        Near a separability threshold norms grow by orders of magnitude; in these
+        coordinates the growth is additive and Anderson mixing stays well conditioned.
+        """
+        K = len(self.m)
+        il = np.tril_indices(K, -1)
+        dq = np.sqrt(np.diag(self.Q))
+        dv = np.sqrt(np.diag(self.V))
+        return np.concatenate([
+            np.log(np.diag(self.Q)), np.log(np.diag(self.V)), self.m / dq, self.b / dq,
+            (self.Q / np.outer(dq, dq))[il], (self.V / np.outer(dv, dv))[il],
+        ])
+
+    @classmethod
+    def from_solver(cls, y: np.ndarray, K: int) -> "State":
+        il = np.tril_indices(K, -1)
+        n = len(il[0])
+        qd, vd = np.exp(y[:K]), np.exp(y[K:2 * K])
+        dq, dv = np.sqrt(qd), np.sqrt(vd)
+        m = y[2 * K:3 * K] * dq
+        b = y[3 * K:4 * K] * dq
+        Q = np.diag(qd)
+        V = np.diag(vd)
+        Q[il] = y[4 * K:4 * K + n] * np.outer(dq, dq)[il]
+        V[il] = y[4 * K + n:4 * K + 2 * n] * np.outer(dv, dv)[il]
+        Q = Q + np.tril(Q, -1).T
+        return cls(m, Q, V, b)
 
     @classmethod
     def initial(cls, K: int) -> "State":
@@ -157,8 +188,8 @@ def _fixed_point_map(s: Setting, losses, measure, alpha, lam, fixed):
     K = len(losses)
     fixed_teacher = fixed is not None
 
-    def F(x):
-        st = State.unpack(x, K)
+    def F(y):
+        st = State.from_solver(y, K)
         ch = channel_averages(losses, st.m, st.Q, st.V, st.b, s.delta, measure, fixed_teacher)
         m_hat = alpha * ch.Eyf
         Q_hat = alpha * s.delta * ch.Eff
@@ -176,22 +207,25 @@ def _fixed_point_map(s: Setting, losses, measure, alpha, lam, fixed):
                     b[a] = b[a] - float(np.clip(step, -cap, cap))
         if fixed_teacher:
             b[0] = fixed[2]
-        return State(m, Q, V, b).pack()
+        if np.any(np.diag(Q) <= 0) or np.any(np.diag(V) <= 0):
+            raise FloatingPointError("non-positive overlap or response on the diagonal")
+        return State(m, Q, V, b).to_solver()
 
     return F
 
 
 def _valid(K):
-    def ok(x):
-        st = State.unpack(x, K)
-        return bool(np.all(np.diag(st.V) > 0) and np.all(np.diag(st.Q) > 0))
+    def ok(y):
+        # |cosines| and correlations must stay below 1 for a positive semi-definite Q
+        il = len(np.tril_indices(K, -1)[0])
+        return bool(np.all(np.abs(y[4 * K:4 * K + il]) <= 1.0) and np.all(np.abs(y[2 * K:3 * K]) <= 1.0 + 1e-12)
+                    and np.all(y[:2 * K] < 700))
     return ok
 
 
 def _norm(K):
-    def nrm(x):
-        st = State.unpack(x, K)
-        return float(np.max(np.diag(st.Q)))
+    def nrm(y):
+        return float(np.exp(np.max(y[:K])))
     return nrm
 
 
@@ -242,16 +276,15 @@ def solve(setting: Setting, *, options: SolverOptions | None = None, init: "Sadd
     F = _fixed_point_map(s, losses, measure, alpha, lam, fixed)
     if isinstance(init, SaddlePoint):
         init = init.state
-    x0 = init.pack() if isinstance(init, State) and len(init.m) == K else State.initial(K).pack()
-    fp_opts = FixedPointOptions(tol=opts.tol, max_iter=opts.max_iter, damping=opts.damping, memory=opts.memory,
-                                bound=opts.bound)
+    start = init if isinstance(init, State) and len(init.m) == K and np.all(np.isfinite(init.m)) else State.initial(K)
+    x0 = start.to_solver()
     with np.errstate(over="ignore", under="ignore"):
-        res = iterate(F, x0, fp_opts, valid=_valid(K), norm=_norm(K))
+        res = _iterate_with_fallback(F, x0, opts, K)
     if not res.status.ok:
         if on_failure == "raise":
             raise SaddlePointNotConverged(s, res.status, res.residual, res.n_iter, res.detail)
         return _failed(s, res.status, res.residual, res.n_iter, time.perf_counter() - t0)
-    st = State.unpack(res.x, K)
+    st = State.from_solver(res.x, K)
     ch = channel_averages(losses, st.m, st.Q, st.V, st.b, s.delta, measure, fixed is not None, with_train=True)
     m_hat = alpha * ch.Eyf
     Q_hat = alpha * s.delta * ch.Eff
@@ -264,6 +297,24 @@ def solve(setting: Setting, *, options: SolverOptions | None = None, init: "Sadd
            if K > 1 else math.nan)
     return SaddlePoint(s, st, m_hat, Q_hat, V_hat, res.status, res.residual, res.n_iter, time.perf_counter() - t0,
                        eps, eps_train, loss_train, ch.train_mse, agr, teacher_sp)
+
+
+def _iterate_with_fallback(F, x0, opts: SolverOptions, K: int):
+    """Anderson-accelerated iteration; if it fails, plain damped iteration from the same start.
+
+    Anderson mixing is fast away from thresholds but can cycle where the norm is
+    very large (close to separability); the plain damped map is slow there but
+    robust, and detects run-away norms (divergence) reliably.
+    """
+    budget = opts.max_iter
+    first = min(budget, 400) if opts.memory > 0 else budget
+    fp = FixedPointOptions(tol=opts.tol, max_iter=first, damping=opts.damping, memory=opts.memory, bound=opts.bound)
+    res = iterate(F, x0, fp, valid=_valid(K), norm=_norm(K))
+    if res.status.ok or opts.memory == 0 or budget - res.n_iter <= 0:
+        return res
+    fp = FixedPointOptions(tol=opts.tol, max_iter=budget - res.n_iter, damping=0.9, memory=0, bound=opts.bound)
+    res2 = iterate(F, x0, fp, valid=_valid(K), norm=_norm(K))
+    return type(res2)(res2.x, res2.status, res2.residual, res.n_iter + res2.n_iter, res2.detail)
 
 
 def _failed(s, status, residual, n_iter, seconds) -> SaddlePoint:
