@@ -40,7 +40,7 @@ class Logistic:
     ``loss = -p log sigmoid(z) - (1 - p) log sigmoid(-z)``; epsilon = 0 is
     exactly ``log(1 + exp(-y z))``.  grad = sigmoid(z) - p,
     hess = sigmoid(z) sigmoid(-z).
-    prox: safeguarded Newton in the bracket [s - v, s + v] (|grad| <= 1).
+    prox: safeguarded Newton in the bracket between s and s - v grad(s), inside [s - v, s + v].
     Reference: Saglietti & Zdeborova (MSML 2022), Sec. 2.
     """
 
@@ -66,7 +66,7 @@ class Logistic:
         return np.zeros_like(np.asarray(z, dtype=float))
 
     def prox(self, s, v, y):
-        return newton_prox(self, s, v, y, half_width=v)
+        return newton_prox(self, s, v, y)
 
 
 @dataclass(frozen=True)
@@ -168,7 +168,7 @@ class KL:
     hess = c p (1 - p) / tau^2, cross = -c p_t (1 - p_t) / tau^2.
     Limit: with c = tau^2, as tau -> infinity, loss -> (z - t)^2 / 8 (logit
     matching with weight 1/4; Kim et al., IJCAI 2021).
-    prox: safeguarded Newton in [s - v c / tau, s + v c / tau] (|grad| <= c / tau).
+    prox: safeguarded Newton between s and s - v grad(s) (|grad| <= c / tau).
     """
 
     tau: float = 1.0
@@ -197,7 +197,7 @@ class KL:
         return -self.c * pt * (1.0 - pt) / self.tau ** 2 + 0.0 * z
 
     def prox(self, s, v, t):
-        return newton_prox(self, s, v, t, half_width=v * self.c / self.tau)
+        return newton_prox(self, s, v, t)
 
 
 @dataclass(frozen=True)
@@ -319,24 +319,13 @@ class Mix:
         if q is not None:
             a, c = q
             return (s + v * c(yt)) / (1.0 + v * a)
-        half = v * (_grad_bound(self.hard) * (1 - self.xi) + _grad_bound(self.soft) * self.xi)
-        return newton_prox(self, s, v, yt, half_width=half)
+        return newton_prox(self, s, v, yt)
 
     def dprox_ds(self, s, v, yt):
         if self.xi == 0.0:
             return self.hard.dprox_ds(s, v, yt[0])
         return self.soft.dprox_ds(s, v, yt[1])
 
-
-def _grad_bound(loss):
-    """An upper bound of |grad| for non-quadratic losses (None if unbounded)."""
-    if isinstance(loss, Logistic):
-        return 1.0
-    if isinstance(loss, KL):
-        return loss.c / loss.tau
-    if isinstance(loss, Pseudo):
-        return _grad_bound(loss.hard)
-    return None
 
 
 # ------------------------------------------------------------------ registry

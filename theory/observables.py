@@ -78,7 +78,7 @@ def _orthant(mean, cov):
     if np.any(sd == 0):
         return float(np.prod([ndtr(mu / s) if s > 0 else float(mu > 0) for mu, s in zip(mean, sd)]))
     r = cov[0, 1] / (sd[0] * sd[1])
-    if abs(r) > 1 - 1e-12:
+    if abs(r) > 1 - 1e-8:  # (nearly) identical fields: the degenerate orthant formula
         u = mean / sd
         return float(ndtr(min(u)) if r > 0 else max(0.0, ndtr(u[0]) + ndtr(u[1]) - 1.0))
-    return float(multivariate_normal(mean=[0, 0], cov=[[1, r], [r, 1]]).cdf(mean / sd))
+    return float(multivariate_normal(mean=[0, 0], cov=[[1, r], [r, 1]], allow_singular=True).cdf(mean / sd))

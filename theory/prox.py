@@ -18,7 +18,7 @@ PROX_TOL = 1e-13
 PROX_MAX_ITER = 100
 
 
-def newton_prox(loss, s, v, target, half_width=None):
+def newton_prox(loss, s, v, target):
     """Vectorised prox of ``loss`` (with ``grad`` and ``hess``) at s with step v.
 
     Parameters
@@ -27,8 +27,6 @@ def newton_prox(loss, s, v, target, half_width=None):
     s : array, the prox centre
     v : float or array > 0, the step (variance) of the proximal term
     target : the loss's target (label, soft target, or (y, t) pair), broadcastable
-    half_width : unused upper bound on |h - s| kept for documentation; the
-        bracket is always [min(s, s - v g(s)), max(s, s - v g(s))].
 
     Returns
     -------
