@@ -94,7 +94,7 @@ def _dprox(loss, h, s, v, target):
 
 
 def channel_averages(losses, m, Q, V, b, delta: float, measure: Measure, fixed_teacher: bool = False,
-                     with_train: bool = False) -> ChannelAverages:
+                     with_train: bool = False, warm: dict | None = None) -> ChannelAverages:
     """Channel expectations at the order parameters (m, Q, V, b).
 
     Parameters
@@ -106,6 +106,9 @@ def channel_averages(losses, m, Q, V, b, delta: float, measure: Measure, fixed_t
     delta : noise variance.  measure : quadrature points (``label_measure``).
     fixed_teacher : the teacher is given, not trained on these samples.
     with_train : also compute training error, loss and logit MSE (slower).
+    warm : optional dict carried between calls by the fixed-point map; it holds
+        the last prox outputs, used as Newton starting points (a cache only:
+        results do not depend on it beyond the prox tolerance).
 
     Returns
     -------
@@ -132,7 +135,9 @@ def channel_averages(losses, m, Q, V, b, delta: float, measure: Measure, fixed_t
         s_all[a] = s
         v = delta * V[a, a]
         target = _target(a, y_obs, h[a - 1] if a > 0 else None)
-        h[a] = losses[a].prox(s, v, target)
+        h[a] = losses[a].prox(s, v, target, None if warm is None else warm.get(a))
+        if warm is not None:
+            warm[a] = h[a]
         f[a] = (h[a] - s) / v
         dh_ds, dh_dt = _dprox(losses[a], h[a], s, v, target)
         for c in range(a + 1):

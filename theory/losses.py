@@ -3,7 +3,8 @@
 Hard losses take a +-1 label y as target; soft losses take the previous
 learner's training output t (its logit).  Every loss has ``value``, ``grad``
 (d/dz), ``hess`` (d^2/dz^2) and ``cross`` (d^2/dz dt, zero for hard losses) and a
-``prox(s, v, target)``: argmin_h (h - s)^2 / (2 v) + loss(h; target).
+``prox(s, v, target, h0=None)``: argmin_h (h - s)^2 / (2 v) + loss(h; target)
+(``h0``: an optional Newton starting point, ignored by closed forms).
 
 The student's loss ``(1 - xi) hard + xi soft`` is :class:`Mix` of two losses
 (one formula for every xi in [0, 1]).  A loss that is a quadratic in z,
@@ -65,8 +66,8 @@ class Logistic:
     def cross(self, z, y):
         return np.zeros_like(np.asarray(z, dtype=float))
 
-    def prox(self, s, v, y):
-        return newton_prox(self, s, v, y)
+    def prox(self, s, v, y, h0=None):
+        return newton_prox(self, s, v, y, h0)
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ class Square:
     def cross(self, z, y):
         return np.zeros_like(np.asarray(z, dtype=float))
 
-    def prox(self, s, v, y):
+    def prox(self, s, v, y, h0=None):
         return (s + v * y) / (1.0 + v)
 
 
@@ -117,7 +118,7 @@ class Linear:
     def cross(self, z, y):
         return np.zeros_like(np.asarray(z, dtype=float))
 
-    def prox(self, s, v, y):
+    def prox(self, s, v, y, h0=None):
         return s + v * y
 
 
@@ -145,7 +146,7 @@ class Hinge:
     def cross(self, z, y):
         return np.zeros_like(np.asarray(z, dtype=float))
 
-    def prox(self, s, v, y):
+    def prox(self, s, v, y, h0=None):
         ys = y * s
         return np.where(ys >= 1.0, s, np.where(ys <= 1.0 - v, s + v * y, y * 1.0))
 
@@ -196,8 +197,8 @@ class KL:
         pt = expit(np.asarray(t) / self.tau)
         return -self.c * pt * (1.0 - pt) / self.tau ** 2 + 0.0 * z
 
-    def prox(self, s, v, t):
-        return newton_prox(self, s, v, t)
+    def prox(self, s, v, t, h0=None):
+        return newton_prox(self, s, v, t, h0)
 
 
 @dataclass(frozen=True)
@@ -222,7 +223,7 @@ class LogitMSE:
     def cross(self, z, t):
         return -np.ones_like(np.asarray(z, dtype=float))
 
-    def prox(self, s, v, t):
+    def prox(self, s, v, t, h0=None):
         return (s + v * t) / (1.0 + v)
 
 
@@ -255,8 +256,8 @@ class Pseudo:
     def cross(self, z, t):
         return np.zeros_like(np.asarray(z, dtype=float))
 
-    def prox(self, s, v, t):
-        return self.hard.prox(s, v, _sign(t))
+    def prox(self, s, v, t, h0=None):
+        return self.hard.prox(s, v, _sign(t), h0)
 
     def dprox_ds(self, s, v, t):
         return self.hard.dprox_ds(s, v, _sign(t))
@@ -309,17 +310,17 @@ class Mix:
         """d^2 loss / dz dt (t the soft target)."""
         return self.xi * self.soft.cross(z, yt[1])
 
-    def prox(self, s, v, yt):
+    def prox(self, s, v, yt, h0=None):
         y, t = yt
         if self.xi == 0.0:
-            return self.hard.prox(s, v, y)
+            return self.hard.prox(s, v, y, h0)
         if self.xi == 1.0:
-            return self.soft.prox(s, v, t)
+            return self.soft.prox(s, v, t, h0)
         q = self.quadratic
         if q is not None:
             a, c = q
             return (s + v * c(yt)) / (1.0 + v * a)
-        return newton_prox(self, s, v, yt)
+        return newton_prox(self, s, v, yt, h0)
 
     def dprox_ds(self, s, v, yt):
         if self.xi == 0.0:

@@ -5,8 +5,8 @@ phi'(h) = (h - s) / v + loss'(h), strictly increasing (phi'' >= 1 / v).
 
 Bracket: since loss' is non-decreasing, the root lies between s and
 s - v loss'(s) (DESIGN.md section 3 gives [s - v, s + v] for the logistic loss,
-which contains it).  Newton steps that leave the bracket, or do not halve the previous
-step, are replaced by bisection (as in Numerical Recipes' rtsafe); the bracket shrinks every step, so the iteration always converges.
+which contains it).  Newton steps that leave the bracket, or follow a step that failed
+to halve |phi'|, are replaced by bisection; the bracket shrinks every step, so the iteration always converges.
 Tolerance: |phi'(h)| * v <= 1e-13 (1 + |h| + |s|) or a bracket at machine precision, typically reached in < 10 steps.
 """
 
@@ -18,7 +18,7 @@ PROX_TOL = 1e-13
 PROX_MAX_ITER = 100
 
 
-def newton_prox(loss, s, v, target):
+def newton_prox(loss, s, v, target, h0=None):
     """Vectorised prox of ``loss`` (with ``grad`` and ``hess``) at s with step v.
 
     Parameters
@@ -27,6 +27,8 @@ def newton_prox(loss, s, v, target):
     s : array, the prox centre
     v : float or array > 0, the step (variance) of the proximal term
     target : the loss's target (label, soft target, or (y, t) pair), broadcastable
+    h0 : optional starting point (e.g. the previous fixed-point iteration's
+        output at the same quadrature node); clipped into the bracket.
 
     Returns
     -------
@@ -44,8 +46,11 @@ def newton_prox(loss, s, v, target):
     lo = np.minimum(s, other)
     hi = np.maximum(s, other)
     h = s - v * g0 / (1.0 + v * loss.hess(s, target))
+    if h0 is not None and np.shape(h0) == s.shape:
+        # a warm start outside the new bracket is worse than the one-step cold start
+        h = np.where((h0 > lo) & (h0 < hi), h0, h)
     h = np.clip(h, lo, hi)
-    last_step = hi - lo
+    last_g = np.full(s.shape, np.inf)
     for _ in range(PROX_MAX_ITER):
         g = (h - s) / v + loss.grad(h, target)
         # |h - s| is known to ~1e-16 |s| only, so phi' = (h - s)/v + loss' cannot be
@@ -57,11 +62,11 @@ def newton_prox(loss, s, v, target):
         hi = np.where(g > 0, h, hi)
         step = g / (1.0 / v + loss.hess(h, target))
         new = h - step
-        # bisect when Newton leaves the bracket or fails to halve the previous step
-        # (Newton can ping-pong between the flat ends of a wide bracket)
-        slow = (new <= lo) | (new >= hi) | (np.abs(step) > 0.5 * last_step)
+        # bisect when Newton leaves the bracket or |phi'| did not halve since the
+        # last step (Newton can ping-pong between the flat ends of a wide bracket)
+        slow = (new <= lo) | (new >= hi) | (np.abs(g) > 0.5 * last_g)
         new = np.where(slow, 0.5 * (lo + hi), new)
-        last_step = np.where(slow, 0.5 * (hi - lo), np.abs(step))
+        last_g = np.abs(g)
         h = np.where(done, h, new)
         if np.all(done | (hi - lo <= 4e-16 * (1.0 + np.abs(h) + np.abs(s)))):
             return h

@@ -187,10 +187,11 @@ def chain_losses(s: Setting):
 def _fixed_point_map(s: Setting, losses, measure, alpha, lam, fixed):
     K = len(losses)
     fixed_teacher = fixed is not None
+    warm: dict = {}
 
     def F(y):
         st = State.from_solver(y, K)
-        ch = channel_averages(losses, st.m, st.Q, st.V, st.b, s.delta, measure, fixed_teacher)
+        ch = channel_averages(losses, st.m, st.Q, st.V, st.b, s.delta, measure, fixed_teacher, warm=warm)
         m_hat = alpha * ch.Eyf
         Q_hat = alpha * s.delta * ch.Eff
         V_hat = -alpha * s.delta * ch.Edf
