@@ -52,6 +52,55 @@ class ChannelAverages:
     train_mse: np.ndarray
 
 
+def _hinge_label(loss, y_obs, h_prev):
+    """The +-1 label of a learner whose loss is a pure hinge (None otherwise).
+
+    Hinge on the observed label (teacher, or student with xi = 0), or hinge on
+    the previous learner's sign (student with xi = 1 and hard pseudo-labels).
+    """
+    from .losses import Hinge, Mix, Pseudo
+    if isinstance(loss, Hinge):
+        return y_obs
+    if isinstance(loss, Mix):
+        if loss.xi == 0.0 and isinstance(loss.hard, Hinge):
+            return y_obs
+        if loss.xi == 1.0 and isinstance(loss.soft, Pseudo) and isinstance(loss.soft.hard, Hinge):
+            return np.where(h_prev >= 0, 1.0, -1.0)
+    return None
+
+
+def _hinge_moments(s_a, sig, xi_a, v, lab):
+    """Moments of the hinge force over the learner's own Gaussian coordinate, in closed form.
+
+    With u = lab * s = u_bar + sig * zeta (zeta ~ N(0, 1) given the upstream
+    nodes), the hinge prox gives f = lab * g(u) with g = 1 for u <= 1 - v,
+    (1 - u) / v for 1 - v < u < 1 and 0 for u >= 1; d f / d s = -1 / v on the
+    middle piece.  Gauss-Hermite sums of these kinks converge only as 1 / order,
+    which keeps the fixed point from reaching its tolerance; the Gaussian
+    integrals of 1, zeta, zeta^2 over intervals are exact.
+
+    Returns E[g], E[g^2], P(middle), E[hinge(h)] per upstream node.
+    """
+    u_bar = lab * (s_a - sig * xi_a)
+    if sig <= 1e-300:
+        u = u_bar
+        g = np.where(u <= 1 - v, 1.0, np.where(u >= 1, 0.0, (1 - u) / v))
+        mid = ((u > 1 - v) & (u < 1)).astype(float)
+        return g, g * g, mid, np.where(u <= 1 - v, 1 - v - u, 0.0)
+    l1 = (1 - v - u_bar) / sig
+    l2 = (1 - u_bar) / sig
+    phi = lambda x: np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)  # noqa: E731
+    P1 = ndtr(l1)
+    Pm = ndtr(l2) - P1
+    Ez = phi(l1) - phi(l2)                  # E[zeta ; middle]
+    Ez2 = Pm + l1 * phi(l1) - l2 * phi(l2)  # E[zeta^2 ; middle]
+    c = 1 - u_bar
+    Eg = P1 + (c * Pm - sig * Ez) / v
+    Eg2 = P1 + (c * c * Pm - 2 * c * sig * Ez + sig * sig * Ez2) / v ** 2
+    Eloss = (1 - v - u_bar) * P1 + sig * phi(l1)
+    return Eg, Eg2, Pm, Eloss
+
+
 def _train_error(a, losses, h, s_all, L, measure, delta, V, fixed_teacher):
     """P(sign(h_a) != y~), integrating learner a's own Gaussian coordinate analytically.
 
@@ -123,6 +172,7 @@ def channel_averages(losses, m, Q, V, b, delta: float, measure: Measure, fixed_t
     f = [None] * K
     J = [[None] * K for _ in range(K)]     # J[a][c] = d f_a / d omega_c
     dH = [[None] * K for _ in range(K)]    # dH[a][c] = d h_a / d omega_c
+    dS = [[None] * K for _ in range(K)]    # dS[a][c] = d s_a / d omega_c
     zero = np.zeros_like(y)
     s_all = [None] * K
     for a in range(K):
@@ -142,6 +192,7 @@ def channel_averages(losses, m, Q, V, b, delta: float, measure: Measure, fixed_t
         dh_ds, dh_dt = _dprox(losses[a], h[a], s, v, target)
         for c in range(a + 1):
             ds = (1.0 if c == a else 0.0) + delta * sum(V[a, e] * J[e][c] for e in range(c, a))
+            dS[a][c] = ds
             dh = dh_ds * ds
             if a > 0 and c <= a - 1:
                 dh = dh + dh_dt * dH[a - 1][c]
@@ -155,6 +206,21 @@ def channel_averages(losses, m, Q, V, b, delta: float, measure: Measure, fixed_t
     for a in range(K):
         for c in range(a + 1):
             Edf[a, c] = np.dot(w, np.broadcast_to(J[a][c], w.shape))
+    hinge_label = _hinge_label(losses[K - 1], y_obs, h[K - 2] if K > 1 else None)
+    last_loss = None
+    if hinge_label is not None and not (K == 1 and fixed_teacher):
+        a = K - 1
+        Eg, Eg2, Pm, Eloss = _hinge_moments(s_all[a], np.sqrt(delta) * L[a, a], measure.xi[a], delta * V[a, a],
+                                            hinge_label)
+        Ef[a] = np.dot(w, hinge_label * Eg)
+        Eyf[a] = np.dot(w, y * hinge_label * Eg)
+        for c in range(a):
+            Eff[a, c] = Eff[c, a] = np.dot(w, F[c] * hinge_label * Eg)
+        Eff[a, a] = np.dot(w, Eg2)
+        dfds = -Pm / (delta * V[a, a])
+        for c in range(a + 1):
+            Edf[a, c] = np.dot(w, dfds * np.broadcast_to(dS[a][c], w.shape))
+        last_loss = float(np.dot(w, Eloss))
     if with_train:
         H = np.stack(h)
         train_err = np.array([_train_error(a, losses, h, s_all, L, measure, delta, V, fixed_teacher) for a in range(K)])
@@ -163,6 +229,8 @@ def channel_averages(losses, m, Q, V, b, delta: float, measure: Measure, fixed_t
             if not (a == 0 and fixed_teacher) else np.nan
             for a in range(K)
         ])
+        if last_loss is not None:
+            train_loss[K - 1] = last_loss
         diff = H[:, None, :] - H[None, :, :]
         train_mse = (diff ** 2 * w).sum(axis=2)
     else:

@@ -213,8 +213,13 @@ def _cross_field_problems(s: Setting) -> list[str]:
     if s.loss_s == "hinge" and 0 < s.xi < 1:
         out.append(f"loss_s='hinge' with 0 < xi={s.xi} < 1 mixes a non-smooth hard loss with a soft one, whose prox is "
                    "not implemented; use xi in {0, 1} or another loss_s.")
-    if s.soft == "pseudo" and s.xi > 0 and s.loss_s == "hinge":
-        out.append("soft='pseudo' with loss_s='hinge' is not implemented; use loss_s in {'logistic', 'square', 'linear'}.")
+    if s.loss_t == "hinge" and s.generations >= 1:
+        out.append(f"loss_t='hinge' with generations={s.generations}: the hinge force is integrated exactly only for the "
+                   "last learner of the chain, so a hinge teacher cannot feed students; use generations=0 or another loss_t.")
+    student_hinge = s.loss_s == "hinge" and (s.xi < 1 or s.soft == "pseudo")
+    if student_hinge and s.generations >= 2:
+        out.append(f"loss_s='hinge' (with xi={s.xi}, soft={s.soft!r}) and generations={s.generations}: a hinge student is "
+                   "supported only as the last learner; use generations=1 or another loss_s.")
     if s.eta < 1 and s.generations == 0:
         out.append(f"eta={s.eta} makes the students sparse but generations=0 (the teacher is always dense); "
                    "set generations >= 1 or eta=1.")

@@ -200,3 +200,18 @@ def test_record_has_the_documented_columns():
               "eps_train_s", "agreement", "eps_bayes_s", "mse_train_ts"):
         assert k in rec, k
     assert rec["eps_bayes_s"] == pytest.approx(bayes_error(2.0 / 0.5, 1.0 / 0.5, 0.5))
+
+
+# ----------------------------------------------------------------- hinge loss
+def test_hinge_teacher_exists_above_separability_and_diverges_below_without_ridge():
+    a_star = separability_threshold(1.0, 0.5)
+    assert solve(Setting(alpha=a_star + 1.0, delta=1.0, lam_t=0.0, loss_t="hinge")).converged
+    assert solve(Setting(alpha=2.0, delta=1.0, lam_t=0.0, loss_t="hinge"), on_failure="record").status is Status.DIVERGED
+
+
+def test_hinge_student_with_xi_zero_is_the_hinge_teacher_problem():
+    order = SolverOptions(order=120)
+    st = solve(Setting(alpha=2.0, lam_t=0.1, generations=1, loss_s="hinge", xi=0.0, lam_s=0.1), options=order)
+    alone = solve(Setting(alpha=2.0, lam_t=0.1, loss_t="hinge"))
+    assert st.eps[1] == pytest.approx(alone.eps[0], abs=1e-7)
+    assert st.loss_train[1] == pytest.approx(alone.loss_train[0], abs=1e-7)
