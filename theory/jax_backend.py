@@ -27,7 +27,11 @@ its tolerance marks the point non-finite, as the NumPy prox raises.
 Every point of a batch shares the static structure (number of learners, loss names, fixed teacher,
 bias, label noise present); the physical parameters (alpha, delta, rho, theta, eta, lam, xi, tau,
 smoothing, fixed-teacher overlaps) are traced values, so one compilation serves a whole grid.
-Batches are padded to a power of two to bound the number of compilations.
+Points are solved one jitted call each on CPU, or ``batch`` at a time under ``jax.vmap`` (padded to a
+power of two to bound the number of compilations; the default on an accelerator).  On CPU a vmapped
+batch of K = 2 points was measured slower per point than the loop (18 ms per point alone, 27 ms in
+batches of 8, 53 ms in batches of 64: the per-point arrays, 2 x 3200 quadrature nodes, no longer fit
+in cache), so grids are parallelised over processes instead (``kdscope.sweep``).
 
 Float64 is switched on at import (``jax.config.update('jax_enable_x64', True)``): this affects
 every JAX user in the process.  Supported: hard losses logistic, square, linear; soft losses kl,
@@ -60,7 +64,7 @@ from .solve import SaddlePoint, SolverOptions, State
 
 jax.config.update("jax_enable_x64", True)
 
-__all__ = ["solve_grid_jax", "solve_batch_jax", "solve_lines_jax", "supports"]
+__all__ = ["solve_grid_jax", "solve_batch_jax", "solve_lines_jax", "supports", "default_batch"]
 
 PROX_TOL = 1e-13
 PROX_MAX_ITER = 100
@@ -570,17 +574,24 @@ def _solve_one(st: _Static, p, x0, nodes):
 _COMPILED: dict = {}
 
 
-def _compiled(st: _Static):
-    fn = _COMPILED.get(st)
+def _compiled(st: _Static, vmapped: bool):
+    """The jitted solver of one point (or, ``vmapped``, of a batch of points) of static structure ``st``."""
+    fn = _COMPILED.get((st, vmapped))
     if fn is None:
         nodes = _nodes(st)
 
-        def batch(p, x0):
-            return jax.vmap(lambda pp, xx: _solve_one(st, pp, xx, nodes))(p, x0)
+        def one(p, x0):
+            return _solve_one(st, p, x0, nodes)
 
-        fn = jax.jit(batch)
-        _COMPILED[st] = fn
+        fn = jax.jit(jax.vmap(one) if vmapped else one)
+        _COMPILED[(st, vmapped)] = fn
     return fn
+
+
+def default_batch() -> int:
+    """Points per vmapped call: 1 on CPU (a per-point loop: one point's arrays stay in cache,
+    and measured vmapped batches were slower per point), 256 on an accelerator."""
+    return 1 if jax.default_backend() == "cpu" else _MAX_BATCH
 
 
 # -------------------------------------------------------------- public API
@@ -607,11 +618,11 @@ def _params(s: Setting, fixed: tuple[float, float, float] | None) -> dict:
                 smooth_s=s.smooth_s, m0=m0, q0=q0, b0=b0)
 
 
-def _pad(n: int) -> int:
+def _pad(n: int, batch: int) -> int:
     size = 1
-    while size < n:
+    while size < min(n, batch):
         size *= 2
-    return min(size, _MAX_BATCH) if n <= _MAX_BATCH else _MAX_BATCH
+    return min(size, batch)
 
 
 def _failed(s: Setting, status: Status, residual: float, n_iter: int, seconds: float) -> SaddlePoint:
@@ -621,14 +632,23 @@ def _failed(s: Setting, status: Status, residual: float, n_iter: int, seconds: f
                        residual, n_iter, seconds, nan, nan, nan, nanK, math.nan)
 
 
-def _run_group(st: _Static, items: list[tuple[int, Setting, tuple | None, State | None]], out: list) -> None:
-    """Solve one static group in padded batches; fills ``out[i]`` with SaddlePoints (teacher_sp set later)."""
-    fn = _compiled(st)
+def _run_group(st: _Static, items: list[tuple[int, Setting, tuple | None, State | None]], out: list,
+               batch: int) -> None:
+    """Solve one static group, point by point (batch 1) or in padded vmapped batches; fills ``out[i]``."""
     K = st.K
     cold = State.initial(K).to_solver()
-    for start in range(0, len(items), _MAX_BATCH):
-        chunk = items[start:start + _MAX_BATCH]
-        size = _pad(len(chunk))
+    if batch <= 1:
+        fn = _compiled(st, False)
+        for i, s, fx, init in items:
+            p = {k: jnp.asarray(v, dtype=float) for k, v in _params(s, fx).items()}
+            t0 = time.perf_counter()
+            r = jax.device_get(fn(p, jnp.asarray(init.to_solver() if init is not None else cold)))
+            out[i] = _saddle_point(s, r, float(p["alpha"]), time.perf_counter() - t0)
+        return
+    fn = _compiled(st, True)
+    for start in range(0, len(items), batch):
+        chunk = items[start:start + batch]
+        size = _pad(len(chunk), batch)
         padded = chunk + [chunk[-1]] * (size - len(chunk))
         ps = [_params(s, fx) for _, s, fx, _ in padded]
         p = {k: jnp.asarray(np.array([q[k] for q in ps], dtype=float)) for k in _PARAMS}
@@ -658,7 +678,8 @@ def _saddle_point(s: Setting, r: dict, alpha: float, seconds: float) -> SaddlePo
 
 
 def solve_batch_jax(settings: Sequence[Setting], options: SolverOptions | None = None,
-                    init: Sequence["SaddlePoint | State | None"] | None = None) -> list[SaddlePoint]:
+                    init: Sequence["SaddlePoint | State | None"] | None = None,
+                    batch: int | None = None) -> list[SaddlePoint]:
     """Solve many Settings with the JAX backend; the SaddlePoints of ``theory.solve`` (``on_failure='record'``).
 
     Parameters
@@ -667,6 +688,7 @@ def solve_batch_jax(settings: Sequence[Setting], options: SolverOptions | None =
     options : SolverOptions (order, tol, max_iter, damping, memory, bound), as for ``solve``.
     init : optional warm starts, one per Setting (a SaddlePoint or State with the same number
         of learners, or None for the cold start).
+    batch : points per vmapped call (None: :func:`default_batch`; 1 loops over single-point calls).
 
     Returns
     -------
@@ -691,7 +713,7 @@ def solve_batch_jax(settings: Sequence[Setting], options: SolverOptions | None =
     fresh = [i for i, s in enumerate(settings) if s.teacher == "erm" and s.alpha_s is not None]
     if fresh:
         t_settings = [settings[i].replace(generations=0, eta=1.0, alpha_s=None) for i in fresh]
-        t_sps = solve_batch_jax(t_settings, opts)
+        t_sps = solve_batch_jax(t_settings, opts, batch=batch)
         teacher_sp = dict(zip(fresh, t_sps))
     groups: dict[_Static, list] = {}
     for i, s in enumerate(settings):
@@ -710,8 +732,9 @@ def solve_batch_jax(settings: Sequence[Setting], options: SolverOptions | None =
         if not (isinstance(ini, State) and len(ini.m) == s.n_learners and np.all(np.isfinite(ini.m))):
             ini = None
         groups.setdefault(_static_of(s, opts), []).append((i, s, fixed, ini))
+    batch = default_batch() if batch is None else int(batch)
     for st, items in groups.items():
-        _run_group(st, items, out)
+        _run_group(st, items, out, batch)
     for i, tsp in teacher_sp.items():
         sp = out[i]
         if sp.converged:  # the teacher's training observables are those on its own samples
@@ -723,15 +746,17 @@ def solve_batch_jax(settings: Sequence[Setting], options: SolverOptions | None =
     return out
 
 
-def solve_grid_jax(settings: Sequence[Setting], options: SolverOptions | None = None) -> list[dict]:
+def solve_grid_jax(settings: Sequence[Setting], options: SolverOptions | None = None,
+                   batch: int | None = None) -> list[dict]:
     """Records (``SaddlePoint.record()``: the columns of ``theory.solve``) of many Settings, JAX backend.
 
     Each point starts cold; for warm starts along lines use :func:`solve_lines_jax`.
     """
-    return [sp.record() for sp in solve_batch_jax(settings, options)]
+    return [sp.record() for sp in solve_batch_jax(settings, options, batch=batch)]
 
 
-def solve_lines_jax(lines: Sequence[Sequence[Setting]], options: SolverOptions | None = None) -> list[list[SaddlePoint]]:
+def solve_lines_jax(lines: Sequence[Sequence[Setting]], options: SolverOptions | None = None,
+                    batch: int | None = None) -> list[list[SaddlePoint]]:
     """Continuation along many lines at once: position j of every line is one vmapped batch,
     warm-started from position j - 1 of the same line (its last converged point).
 
@@ -747,10 +772,10 @@ def solve_lines_jax(lines: Sequence[Sequence[Setting]], options: SolverOptions |
     last: list = [None] * len(lines)
     for j in range(max((len(line) for line in lines), default=0)):
         idx = [i for i, line in enumerate(lines) if j < len(line)]
-        sps = solve_batch_jax([lines[i][j] for i in idx], options, [last[i] for i in idx])
+        sps = solve_batch_jax([lines[i][j] for i in idx], options, [last[i] for i in idx], batch=batch)
         retry = [k for k, i in enumerate(idx) if not sps[k].converged and last[i] is not None]
         if retry:
-            again = solve_batch_jax([lines[idx[k]][j] for k in retry], options)
+            again = solve_batch_jax([lines[idx[k]][j] for k in retry], options, batch=batch)
             for k, sp in zip(retry, again):
                 sps[k] = sp
         for k, i in enumerate(idx):

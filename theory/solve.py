@@ -184,10 +184,23 @@ def chain_losses(s: Setting):
     return [teacher] + [Mix(hard_s, soft, s.xi) for _ in range(s.generations)]
 
 
-def _fixed_point_map(s: Setting, losses, measure, alpha, lam, fixed):
+def frozen_mask(K: int) -> np.ndarray:
+    """Solver coordinates (``State.to_solver`` layout) that belong to learners 0 .. K-2.
+
+    The saddle-point equations are triangular in the chain order: learner k's
+    row (m_k, Q_kj, V_kj for j <= k, b_k) never depends on later learners.
+    """
+    il = np.tril_indices(K, -1)
+    own = np.arange(K) < K - 1
+    return np.concatenate([own, own, own, own, il[0] < K - 1, il[0] < K - 1])
+
+
+def _fixed_point_map(s: Setting, losses, measure, alpha, lam, fixed, frozen: np.ndarray | None = None):
+    """The map y -> F(y) in solver coordinates; ``frozen`` (a solver vector) pins the upstream rows."""
     K = len(losses)
     fixed_teacher = fixed is not None
     warm: dict = {}
+    mask = frozen_mask(K) if frozen is not None else None
 
     def F(y):
         st = State.from_solver(y, K)
@@ -210,7 +223,10 @@ def _fixed_point_map(s: Setting, losses, measure, alpha, lam, fixed):
             b[0] = fixed[2]
         if np.any(np.diag(Q) <= 0) or np.any(np.diag(V) <= 0):
             raise FloatingPointError("non-positive overlap or response on the diagonal")
-        return State(m, Q, V, b).to_solver()
+        out = State(m, Q, V, b).to_solver()
+        if mask is not None:
+            out[mask] = frozen[mask]
+        return out
 
     return F
 
@@ -274,17 +290,29 @@ def solve(setting: Setting, *, options: SolverOptions | None = None, init: "Sadd
     losses = chain_losses(s)
     lam = np.array([s.lam_t] + [s.lam_s] * s.generations, dtype=float)
     measure = label_measure(K, s.rho, s.theta, opts.order or default_order(K))
-    F = _fixed_point_map(s, losses, measure, alpha, lam, fixed)
     if isinstance(init, SaddlePoint):
         init = init.state
-    start = init if isinstance(init, State) and len(init.m) == K and np.all(np.isfinite(init.m)) else State.initial(K)
+    if not (isinstance(init, State) and len(init.m) == K and np.all(np.isfinite(init.m))):
+        init = None
+    # Block solve in chain order: the upstream learners first (on their own, lower-dimensional
+    # quadrature), then only the last learner's row with the upstream rows frozen.
+    upstream = _solve_upstream(s, opts, init, on_failure) if (K >= 3 or (K == 2 and fixed is None)) else None
+    if upstream is not None and not upstream.converged:
+        return _failed(s, upstream.status, upstream.residual, upstream.n_iter, time.perf_counter() - t0)
+    start = init if init is not None else State.initial(K)
+    frozen = None
+    if upstream is not None:
+        start = _extend(upstream.state, start if init is not None else None, s.eta)
+        frozen = start.to_solver()
+    F = _fixed_point_map(s, losses, measure, alpha, lam, fixed, frozen)
     x0 = start.to_solver()
     with np.errstate(over="ignore", under="ignore"):
         res = _iterate_with_fallback(F, x0, opts, K)
+    n_up = upstream.n_iter if upstream is not None else 0
     if not res.status.ok:
         if on_failure == "raise":
-            raise SaddlePointNotConverged(s, res.status, res.residual, res.n_iter, res.detail)
-        return _failed(s, res.status, res.residual, res.n_iter, time.perf_counter() - t0)
+            raise SaddlePointNotConverged(s, res.status, res.residual, res.n_iter + n_up, res.detail)
+        return _failed(s, res.status, res.residual, res.n_iter + n_up, time.perf_counter() - t0)
     st = State.from_solver(res.x, K)
     ch = channel_averages(losses, st.m, st.Q, st.V, st.b, s.delta, measure, fixed is not None, with_train=True)
     m_hat = alpha * ch.Eyf
@@ -292,12 +320,56 @@ def solve(setting: Setting, *, options: SolverOptions | None = None, init: "Sadd
     V_hat = -alpha * s.delta * ch.Edf
     eps = np.array([generalization_error(st.m[a], st.Q[a, a], st.b[a], s.delta, s.rho) for a in range(K)])
     eps_train, loss_train = ch.train_err.copy(), ch.train_loss.copy()
+    if upstream is not None:  # upstream training observables from their own (more accurate) quadrature
+        eps_train[:K - 1], loss_train[:K - 1] = upstream.eps_train, upstream.loss_train
     if teacher_sp is not None:  # the teacher's training observables are those on its own samples
         eps_train[0], loss_train[0] = teacher_sp.eps_train[0], teacher_sp.loss_train[0]
     agr = (agreement(st.m[0], st.m[1], st.Q[0, 0], st.Q[1, 1], st.Q[0, 1], st.b[0], st.b[1], s.delta, s.rho)
            if K > 1 else math.nan)
-    return SaddlePoint(s, st, m_hat, Q_hat, V_hat, res.status, res.residual, res.n_iter, time.perf_counter() - t0,
-                       eps, eps_train, loss_train, ch.train_mse, agr, teacher_sp)
+    return SaddlePoint(s, st, m_hat, Q_hat, V_hat, res.status, res.residual, res.n_iter + n_up,
+                       time.perf_counter() - t0, eps, eps_train, loss_train, ch.train_mse, agr, teacher_sp)
+
+
+def _solve_upstream(s: Setting, opts: SolverOptions, init: State | None, on_failure: str) -> SaddlePoint:
+    """The chain without its last learner (same samples, same teacher)."""
+    if s.generations == 1:  # the ERM teacher alone
+        up = s.replace(generations=0, eta=1.0, alpha_s=None, teacher="erm")
+    else:
+        up = s.replace(generations=s.generations - 1)
+    sub_init = None
+    if init is not None:
+        K = len(init.m) - 1
+        sub_init = State(init.m[:K].copy(), init.Q[:K, :K].copy(), init.V[:K, :K].copy(), init.b[:K].copy())
+    return solve(up, options=opts, init=sub_init, on_failure="record")
+
+
+def _extend(up: State, guess: State | None, eta: float) -> State:
+    """Upstream rows from ``up``; the last row from ``guess`` or a scaled copy of the previous learner.
+
+    The default last row is a student w_k = c w_{k-1} (restricted) plus independent noise, which keeps Q
+    positive definite: Q_kj = c Q_{k-1,j} sqrt(Q_kk / Q_{k-1,k-1}) with c = 1/2.
+    """
+    K = len(up.m) + 1
+    m = np.append(up.m, 0.0)
+    b = np.append(up.b, 0.0)
+    Q = np.zeros((K, K))
+    V = np.zeros((K, K))
+    Q[:K - 1, :K - 1] = up.Q
+    V[:K - 1, :K - 1] = up.V
+    if guess is not None:
+        m[-1], b[-1] = guess.m[-1], guess.b[-1]
+        Q[-1, :], V[-1, :] = guess.Q[-1, :], guess.V[-1, :]
+        Q[:, -1] = Q[-1, :]
+        return State(m, Q, V, b)
+    p = K - 2
+    qkk = eta * up.Q[p, p]
+    c = 0.5
+    Q[-1, :K - 1] = Q[:K - 1, -1] = c * up.Q[p, :] * np.sqrt(qkk / up.Q[p, p])
+    Q[-1, -1] = qkk
+    m[-1] = c * up.m[p] * np.sqrt(qkk / up.Q[p, p])
+    b[-1] = up.b[p]
+    V[-1, -1] = eta * up.V[p, p] if up.V[p, p] > 0 else eta
+    return State(m, Q, V, b)
 
 
 def _iterate_with_fallback(F, x0, opts: SolverOptions, K: int):
