@@ -128,6 +128,58 @@ def _train_error(a, losses, h, s_all, L, measure, delta, V, fixed_teacher):
     return float(np.dot(w, p_wrong))
 
 
+#: Fine grid over the teacher's coordinate for the K = 2 students' training error.
+FINE_XI = np.linspace(-9.0, 9.0, 2401)
+_REFINE = 32
+
+
+def train_error_pair(losses, m, Q, V, b, delta: float, rho: float, theta: float, fixed_teacher: bool) -> float:
+    """P(sign(h_1) != y~) for the student of a K = 2 chain, accurate when it nearly copies its teacher.
+
+    The student's own coordinate xi_1 is integrated analytically (see
+    ``_train_error``), which leaves E over xi_0 of Phi(z(xi_0) / sigma) with
+    sigma = sqrt(delta (Q_11 - Q_01^2 / Q_00)).  When the student nearly copies
+    the teacher, sigma -> 0 and this is a step in xi_0 that Gauss-Hermite
+    resolves only to O(1 / order).  Here: the trapezoid rule on a fine grid of
+    xi_0 in [-9, 9] (2401 nodes), each interval where z changes sign refined
+    32-fold, which resolves steps to the square of the grid spacing.
+    """
+    L = psd_cholesky(Q)
+    out = 0.0
+    for y, py in ((1.0, rho), (-1.0, 1.0 - rho)):
+        for flip, pf in ((False, 1.0 - theta), (True, theta)):
+            if pf == 0.0:
+                continue
+            y_obs = -y if flip else y
+
+            def p_wrong(x0):
+                n = x0.size
+                meas = Measure(np.full(n, y), np.full(n, y_obs), np.stack([x0, np.zeros(n)]), np.full(n, 1.0 / n))
+                h, _, s_all, _, _ = _forward(losses, m, V, b, delta, meas, L, fixed_teacher)
+                sig = np.sqrt(delta) * L[1, 1]
+                tgt = _target(1, meas.y_obs, h[0])
+                s_star = delta * V[1, 1] * losses[1].grad(np.zeros(n), tgt)
+                z = s_star - s_all[1]
+                neg = ndtr(z / sig) if sig > 1e-300 else (z > 0).astype(float)
+                return (neg if y_obs > 0 else 1.0 - neg), z
+
+            x = FINE_XI
+            pw, z = p_wrong(x)
+            dens = np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)
+            vals = pw * dens
+            hx = x[1] - x[0]
+            total = hx * (vals.sum() - 0.5 * (vals[0] + vals[-1]))
+            cross = np.nonzero(np.sign(z[:-1]) != np.sign(z[1:]))[0]
+            for i in cross:  # replace the coarse trapezoid on each sign-change interval by a refined one
+                xs = np.linspace(x[i], x[i + 1], _REFINE + 1)
+                ps, _ = p_wrong(xs)
+                vs = ps * np.exp(-0.5 * xs * xs) / np.sqrt(2 * np.pi)
+                fine = (xs[1] - xs[0]) * (vs.sum() - 0.5 * (vs[0] + vs[-1]))
+                total += fine - 0.5 * hx * (vals[i] + vals[i + 1])
+            out += py * pf * total
+    return float(out)
+
+
 def _target(k: int, y_obs, h_prev):
     """Target passed to learner k's loss: y~ for the teacher, (y~, h_{k-1}) for a student."""
     return y_obs if k == 0 else (y_obs, h_prev)
@@ -142,30 +194,14 @@ def _dprox(loss, h, s, v, target):
     return loss.dprox_ds(s, v, target), 0.0
 
 
-def channel_averages(losses, m, Q, V, b, delta: float, measure: Measure, fixed_teacher: bool = False,
-                     with_train: bool = False, warm: dict | None = None) -> ChannelAverages:
-    """Channel expectations at the order parameters (m, Q, V, b).
+def _forward(losses, m, V, b, delta, measure, L, fixed_teacher, warm=None):
+    """The chain at the quadrature points: h_a, f_a, s_a and the total derivatives.
 
-    Parameters
-    ----------
-    losses : list of K loss objects (``theory.losses``): the teacher's hard loss,
-        then each student's ``Mix``.
-    m, b : (K,) magnetisations and biases; Q : (K, K) overlaps; V : (K, K)
-        lower-triangular responses (V_aa > 0).
-    delta : noise variance.  measure : quadrature points (``label_measure``).
-    fixed_teacher : the teacher is given, not trained on these samples.
-    with_train : also compute training error, loss and logit MSE (slower).
-    warm : optional dict carried between calls by the fixed-point map; it holds
-        the last prox outputs, used as Newton starting points (a cache only:
-        results do not depend on it beyond the prox tolerance).
-
-    Returns
-    -------
-    ChannelAverages
+    Returns (h, f, s, J, dS): lists over learners of arrays over points;
+    J[a][c] = d f_a / d omega_c and dS[a][c] = d s_a / d omega_c for c <= a.
     """
     K = len(losses)
-    L = psd_cholesky(Q)
-    y, y_obs, w = measure.y, measure.y_obs, measure.w
+    y, y_obs = measure.y, measure.y_obs
     g = L @ measure.xi  # (K, P)
     sd = np.sqrt(delta)
     h = [None] * K
@@ -198,6 +234,34 @@ def channel_averages(losses, m, Q, V, b, delta: float, measure: Measure, fixed_t
                 dh = dh + dh_dt * dH[a - 1][c]
             dH[a][c] = dh
             J[a][c] = (dh - ds) / v
+    return h, f, s_all, J, dS
+
+
+def channel_averages(losses, m, Q, V, b, delta: float, measure: Measure, fixed_teacher: bool = False,
+                     with_train: bool = False, warm: dict | None = None) -> ChannelAverages:
+    """Channel expectations at the order parameters (m, Q, V, b).
+
+    Parameters
+    ----------
+    losses : list of K loss objects (``theory.losses``): the teacher's hard loss,
+        then each student's ``Mix``.
+    m, b : (K,) magnetisations and biases; Q : (K, K) overlaps; V : (K, K)
+        lower-triangular responses (V_aa > 0).
+    delta : noise variance.  measure : quadrature points (``label_measure``).
+    fixed_teacher : the teacher is given, not trained on these samples.
+    with_train : also compute training error, loss and logit MSE (slower).
+    warm : optional dict carried between calls by the fixed-point map; it holds
+        the last prox outputs, used as Newton starting points (a cache only:
+        results do not depend on it beyond the prox tolerance).
+
+    Returns
+    -------
+    ChannelAverages
+    """
+    K = len(losses)
+    L = psd_cholesky(Q)
+    y, y_obs, w = measure.y, measure.y_obs, measure.w
+    h, f, s_all, J, dS = _forward(losses, m, V, b, delta, measure, L, fixed_teacher, warm)
     F = np.stack(f)  # (K, P)
     Ef = F @ w
     Eyf = F @ (w * y)

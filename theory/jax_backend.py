@@ -60,7 +60,7 @@ from .fixed_point import Status
 from .observables import agreement, generalization_error
 from .quadrature import _product_grid, default_order
 from .setting import Setting
-from .solve import SaddlePoint, SolverOptions, State
+from .solve import SaddlePoint, SolverOptions, State, _extend, frozen_mask
 
 jax.config.update("jax_enable_x64", True)
 
@@ -308,6 +308,7 @@ class _Static:
     loss_s: str
     soft: str
     fixed: bool
+    frozen: bool
     bias: bool
     flip: bool
     order: int
@@ -435,8 +436,12 @@ def _prior(st: _Static, p, m_hat, Q_hat, V_hat):
     return m, Q, jnp.tril(V)
 
 
-def _map(st: _Static, p, y_s, nodes, h_warm, use_warm):
-    """The fixed-point map F in solver coordinates; returns (F(y), new prox outputs, bad flag)."""
+def _map(st: _Static, p, y_s, nodes, h_warm, use_warm, frozen_vec):
+    """The fixed-point map F in solver coordinates; returns (F(y), new prox outputs, bad flag).
+
+    With ``st.frozen`` the upstream learners' coordinates are pinned to ``frozen_vec``
+    (``solve.frozen_mask``): the block solve of the last learner's row.
+    """
     K = st.K
     m, Q, V, b = _from_solver(y_s, K)
     ch = _channel(st, p, m, Q, V, b, nodes, h_warm, use_warm)
@@ -457,7 +462,10 @@ def _map(st: _Static, p, y_s, nodes, h_warm, use_warm):
     if st.fixed:
         b2 = b2.at[0].set(p["b0"])
     bad = ch["failed"] | jnp.any(jnp.diag(Q2) <= 0) | jnp.any(jnp.diag(V2) <= 0)
-    return _to_solver(m2, Q2, V2, b2, K), ch["h"], bad
+    out = _to_solver(m2, Q2, V2, b2, K)
+    if st.frozen:
+        out = jnp.where(jnp.asarray(frozen_mask(K)), frozen_vec, out)
+    return out, ch["h"], bad
 
 
 # ---------------------------------------------------------------- iteration
@@ -481,7 +489,7 @@ def _iterate(st: _Static, p, x0, h0, use_h0, nodes, max_iter, damping, memory, a
     def body(c):
         x = c["x"]
         it = c["it"] + 1
-        fx, hn, bad = _map(st, p, x, nodes, c["h"], c["use_h"])
+        fx, hn, bad = _map(st, p, x, nodes, c["h"], c["use_h"], x0)
         finite = jnp.all(jnp.isfinite(fx)) & (~bad)
         g = fx - x
         res = jnp.max(jnp.abs(g) / (1.0 + jnp.abs(x)))
@@ -599,9 +607,10 @@ _PARAMS = ("alpha", "delta", "rho", "theta", "eta", "lam_t", "lam_s", "xi", "tau
            "m0", "q0", "b0")
 
 
-def _static_of(s: Setting, opts: SolverOptions) -> _Static:
+def _static_of(s: Setting, opts: SolverOptions, frozen: bool) -> _Static:
     K = s.n_learners
-    return _Static(K=K, loss_t=s.loss_t, loss_s=s.loss_s, soft=s.soft, fixed=s.fixed_teacher, bias=s.bias,
+    return _Static(K=K, loss_t=s.loss_t, loss_s=s.loss_s, soft=s.soft, fixed=s.fixed_teacher, frozen=frozen,
+                   bias=s.bias,
                    flip=s.theta > 0, order=opts.order or default_order(K), tol=opts.tol, max_iter=opts.max_iter,
                    damping=opts.damping, memory=opts.memory, bound=opts.bound)
 
@@ -715,7 +724,7 @@ def solve_batch_jax(settings: Sequence[Setting], options: SolverOptions | None =
         t_settings = [settings[i].replace(generations=0, eta=1.0, alpha_s=None) for i in fresh]
         t_sps = solve_batch_jax(t_settings, opts, batch=batch)
         teacher_sp = dict(zip(fresh, t_sps))
-    groups: dict[_Static, list] = {}
+    prepared = []  # (i, s, fixed, init)
     for i, s in enumerate(settings):
         fixed = None
         if s.teacher in ("bayes", "fixed"):
@@ -731,10 +740,47 @@ def solve_batch_jax(settings: Sequence[Setting], options: SolverOptions | None =
             ini = ini.state
         if not (isinstance(ini, State) and len(ini.m) == s.n_learners and np.all(np.isfinite(ini.m))):
             ini = None
-        groups.setdefault(_static_of(s, opts), []).append((i, s, fixed, ini))
+        prepared.append((i, s, fixed, ini))
+    # block solve in chain order (as theory.solve): the upstream chain first, then the last row
+    # with the upstream rows frozen
+    blocked = [(i, s, fixed, ini) for i, s, fixed, ini in prepared
+               if s.n_learners >= 3 or (s.n_learners == 2 and fixed is None)]
+    upstream: dict[int, SaddlePoint] = {}
+    if blocked:
+        up_settings, up_inits = [], []
+        for i, s, fixed, ini in blocked:
+            up_settings.append(s.replace(generations=0, eta=1.0, alpha_s=None, teacher="erm")
+                               if s.generations == 1 else s.replace(generations=s.generations - 1))
+            k = s.n_learners - 1
+            up_inits.append(None if ini is None else
+                            State(ini.m[:k].copy(), ini.Q[:k, :k].copy(), ini.V[:k, :k].copy(), ini.b[:k].copy()))
+        ups = solve_batch_jax(up_settings, opts, up_inits, batch=batch)
+        upstream = {i: up for (i, *_), up in zip(blocked, ups)}
+    groups: dict[_Static, list] = {}
+    for i, s, fixed, ini in prepared:
+        up = upstream.get(i)
+        if up is not None:
+            if not up.converged:
+                out[i] = _failed(s, up.status, up.residual, up.n_iter, up.seconds)
+                continue
+            ini = _extend(up.state, ini, s.eta)
+        groups.setdefault(_static_of(s, opts, up is not None), []).append((i, s, fixed, ini))
     batch = default_batch() if batch is None else int(batch)
     for st, items in groups.items():
         _run_group(st, items, out, batch)
+    for i, up in upstream.items():
+        sp = out[i]
+        if not up.converged:
+            continue
+        if not sp.converged:
+            out[i] = _failed(sp.setting, sp.status, sp.residual, sp.n_iter + up.n_iter, sp.seconds + up.seconds)
+            continue
+        K = sp.setting.n_learners
+        eps_train, loss_train = sp.eps_train.copy(), sp.loss_train.copy()
+        eps_train[:K - 1], loss_train[:K - 1] = up.eps_train, up.loss_train
+        out[i] = SaddlePoint(sp.setting, sp.state, sp.m_hat, sp.Q_hat, sp.V_hat, sp.status, sp.residual,
+                             sp.n_iter + up.n_iter, sp.seconds + up.seconds, sp.eps, eps_train, loss_train,
+                             sp.train_mse, sp.agreement_ts)
     for i, tsp in teacher_sp.items():
         sp = out[i]
         if sp.converged:  # the teacher's training observables are those on its own samples

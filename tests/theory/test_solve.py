@@ -228,3 +228,11 @@ def test_hinge_student_with_xi_zero_is_the_hinge_teacher_problem():
     alone = solve(Setting(alpha=2.0, lam_t=0.1, loss_t="hinge"))
     assert st.eps[1] == pytest.approx(alone.eps[0], abs=1e-7)
     assert st.loss_train[1] == pytest.approx(alone.loss_train[0], abs=1e-7)
+
+
+def test_student_training_error_is_stable_in_the_quadrature_order():
+    # a logit-matching student nearly copies its teacher: the training error is a step along the teacher's
+    # coordinate, integrated on a refined grid; it must not depend on the Gauss-Hermite order
+    s = Setting(alpha=2.0, lam_t=0.1, generations=1, xi=1.0, lam_s=0.01, soft="mse")
+    errs = [solve(s, options=SolverOptions(order=o)).eps_train[1] for o in (24, 40, 56)]
+    assert max(errs) - min(errs) < 1e-6
