@@ -64,7 +64,8 @@ def newton_prox(loss, s, v, target, h0=None):
         new = h - step
         # bisect when Newton leaves the bracket or |phi'| did not halve since the
         # last step (Newton can ping-pong between the flat ends of a wide bracket)
-        slow = (new <= lo) | (new >= hi) | (np.abs(g) > 0.5 * last_g)
+        # (landing exactly on a bracket end is allowed: in the linear regime the root is s - v loss'(s))
+        slow = (new < lo) | (new > hi) | (np.abs(g) > 0.5 * last_g)
         new = np.where(slow, 0.5 * (lo + hi), new)
         last_g = np.abs(g)
         h = np.where(done, h, new)
