@@ -38,8 +38,11 @@ every JAX user in the process.  Supported: hard losses logistic, square, linear;
 mse, pseudo; teachers erm (same or fresh samples), bayes and fixed.  The hinge loss (non-smooth)
 is not: :func:`supports` says False and the NumPy backend must be used.
 
-Observables and records are assembled by the NumPy code (``SaddlePoint.record``), so the columns
-and formulas are exactly those of ``theory.solve``.
+Chains are solved block by block in chain order, as ``theory.solve`` does: the upstream chain first
+(on its own quadrature), then the last learner's row with the upstream rows frozen.
+
+Observables and records are assembled by the NumPy code (``SaddlePoint.record``; the K = 2 student's
+training error by ``channel.train_error_pair``), so the columns and formulas are those of ``theory.solve``.
 """
 
 from __future__ import annotations
@@ -60,7 +63,8 @@ from .fixed_point import Status
 from .observables import agreement, generalization_error
 from .quadrature import _product_grid, default_order
 from .setting import Setting
-from .solve import SaddlePoint, SolverOptions, State, _extend, frozen_mask
+from .channel import train_error_pair
+from .solve import SaddlePoint, SolverOptions, State, _extend, chain_losses, frozen_mask
 
 jax.config.update("jax_enable_x64", True)
 
@@ -224,7 +228,7 @@ def _prox(grad, hess, s, v, h0, use_h0):
         lo = jnp.where(g < 0, h, lo)
         hi = jnp.where(g > 0, h, hi)
         new = h - g / (1.0 / v + hess(h))
-        slow = (new <= lo) | (new >= hi) | (jnp.abs(g) > 0.5 * last_g)
+        slow = (new < lo) | (new > hi) | (jnp.abs(g) > 0.5 * last_g)  # landing on a bracket end is allowed
         new = jnp.where(slow, 0.5 * (lo + hi), new)
         h_next = jnp.where(done, h, new)
         all_done = jnp.all(done)
@@ -681,8 +685,12 @@ def _saddle_point(s: Setting, r: dict, alpha: float, seconds: float) -> SaddlePo
     eps = np.array([generalization_error(st.m[a], st.Q[a, a], st.b[a], s.delta, s.rho) for a in range(K)])
     agr = (agreement(st.m[0], st.m[1], st.Q[0, 0], st.Q[1, 1], st.Q[0, 1], st.b[0], st.b[1], s.delta, s.rho)
            if K > 1 else math.nan)
+    eps_train = np.array(r["train_err"])
+    if K == 2:  # as theory.solve: the student's training error on a refined grid (NumPy, once per point)
+        eps_train[1] = train_error_pair(chain_losses(s), st.m, st.Q, st.V, st.b, s.delta, s.rho, s.theta,
+                                        s.fixed_teacher)
     return SaddlePoint(s, st, np.array(m_hat), np.array(Q_hat), np.array(V_hat), status, float(r["res"]),
-                       int(r["it"]), seconds, eps, np.array(r["train_err"]), np.array(r["train_loss"]),
+                       int(r["it"]), seconds, eps, eps_train, np.array(r["train_loss"]),
                        np.array(r["train_mse"]), agr)
 
 
