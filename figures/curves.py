@@ -1,0 +1,257 @@
+"""Learning curves: theory lines, simulation markers, baselines and thresholds.
+
+Pure drawing.  Input: a tidy DataFrame with the result store's column names
+(one row per point; a ``kind`` column 'theory...' / 'sim'; '<name>_se'
+standard errors on simulation rows; ``converged``).  Output: a matplotlib
+Figure.  Thresholds and baselines are given as arguments or columns; nothing is
+solved here.
+
+Artists carry a gid so tests (and users) can find them: 'theory' (lines),
+'sim' (marker lines of error bars), 'baseline', 'threshold'.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from .style import BASELINE_LABELS, BASELINE_STYLES, COLORS, THRESHOLD_STYLES, column_label, learner_label
+
+__all__ = ["plot_error_curve", "plot_double_descent", "split_kinds"]
+
+_EXTRA_STYLES = ("-", "--", ":", "-.")
+
+
+def split_kinds(df: pd.DataFrame, kind: str = "kind") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(theory rows, simulation rows), converged rows only.
+
+    Theory rows have a kind starting with 'theory' (or there is no kind column);
+    simulation rows have kind 'sim'.
+    """
+    if "converged" in df.columns:
+        df = df[df["converged"].fillna(False).astype(bool)]
+    if kind not in df.columns:
+        return df, df.iloc[0:0]
+    k = df[kind].astype(str)
+    return df[k.str.startswith("theory")], df[k == "sim"]
+
+
+def _as_list(y: str | Sequence[str]) -> list[str]:
+    return [y] if isinstance(y, str) else list(y)
+
+
+def _group_text(group: str | None, value, group_label: str | None) -> str:
+    if group is None:
+        return ""
+    if isinstance(value, (float, np.floating)) or (isinstance(value, (int, np.integer)) and not isinstance(value, bool)):
+        return f"{group_label or group}={value:g}"
+    return str(value)
+
+
+def _groups(df: pd.DataFrame, group: str | None) -> list:
+    if group is None or group not in df.columns:
+        return [None]
+    return list(dict.fromkeys(df[group].tolist()))
+
+
+def _rows(df: pd.DataFrame, group: str | None, value) -> pd.DataFrame:
+    if value is None or group is None or group not in df.columns:
+        return df
+    return df[df[group] == value]
+
+
+def plot_error_curve(
+    df: pd.DataFrame,
+    *,
+    x: str = "alpha",
+    y: str | Sequence[str] = "eps_t",
+    group: str | None = None,
+    group_label: str | None = None,
+    kind: str = "kind",
+    baselines: Sequence[str] | Mapping[str, float | str] | None = ("eps_bayes", "eps_oracle"),
+    thresholds: Mapping[str, float] | None = None,
+    linestyles: Mapping[str, str] | None = None,
+    column_labels: Mapping[str, str] | None = None,
+    group_styles: Mapping[object, Mapping[str, object]] | None = None,
+    logx: bool = False,
+    logy: bool = False,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    title: str | None = None,
+    legend: bool = True,
+    ax: plt.Axes | None = None,
+) -> Figure:
+    """Observables against one parameter: a line per (group, column), markers with error bars for simulations.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Store rows; columns ``x``, each of ``y``, optionally ``group``, ``kind``,
+        ``converged`` and ``<y>_se`` (simulation standard errors).  Only
+        converged rows are drawn; a (group, column) with no finite value is skipped.
+    x : column on the horizontal axis (sorted within each line).
+    y : column(s) to draw, e.g. 'eps_s' or ('eps_s', 'eps_t').
+    group : column whose values make separate curves (one colour each), e.g. 'lam_t'.
+    group_label : text before '=' for numeric groups (default: the column name).
+    baselines : columns drawn as grey reference lines from the theory rows
+        (default Bayes-optimal and oracle, when present), or a mapping
+        label -> number (horizontal line) or label -> column.
+    thresholds : label -> x position of a vertical line (e.g. {'separability': 4.85}).
+    linestyles : column -> matplotlib linestyle (default: the first y solid,
+        then dashed, dotted ...).
+    column_labels : column -> legend text used when several y are drawn
+        (default: 'teacher', 'student' ... for error columns).
+    group_styles : group value -> line properties overriding the defaults
+        (e.g. ``{'ridge student': {'color': 'k', 'linestyle': '--'}}``).
+    logx, logy : logarithmic axes.  xlabel, ylabel, title : texts (defaults from the columns).
+    legend : draw a legend.  ax : draw into these axes instead of a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    ys = _as_list(y)
+    missing = [c for c in [x, *ys] if c not in df.columns]
+    if missing:
+        raise KeyError(f"plot_error_curve: column(s) {missing} not in the table (columns: {list(df.columns)}).")
+    fig, ax = (plt.subplots() if ax is None else (ax.figure, ax))
+    theory, sims = split_kinds(df, kind)
+    groups = _groups(df, group)
+    styles = dict(linestyles or {})
+    labels = dict(column_labels or {})
+    colour_by_column = group is None and len(ys) > 1
+    handles: list = []
+    for gi, gval in enumerate(groups):
+        for ci, col in enumerate(ys):
+            colour = COLORS[(ci if colour_by_column else gi) % len(COLORS)]
+            ls = styles.get(col, "-" if colour_by_column else _EXTRA_STYLES[ci % len(_EXTRA_STYLES)])
+            override = dict((group_styles or {}).get(gval, {}))
+            colour = override.pop("color", colour)
+            group_ls = override.pop("linestyle", None)
+            ls = group_ls if (group_ls is not None and ci == 0) else ls
+            parts = [_group_text(group, gval, group_label)]
+            if len(ys) > 1:
+                parts.append(labels.get(col, learner_label(col)))
+            label = ", ".join(p for p in parts if p) or labels.get(col, column_label(col))
+            drawn = False
+            t = _rows(theory, group, gval)
+            t = t[np.isfinite(pd.to_numeric(t[col], errors="coerce"))].sort_values(x)
+            if len(t):
+                (line,) = ax.plot(t[x].to_numpy(float), t[col].to_numpy(float), color=colour, linestyle=ls,
+                                  label=label, gid="theory", **override)
+                handles.append(line)
+                drawn = True
+            s = _rows(sims, group, gval)
+            s = s[np.isfinite(pd.to_numeric(s[col], errors="coerce"))].sort_values(x)
+            if len(s):
+                se = s[f"{col}_se"].to_numpy(float) if f"{col}_se" in s.columns else None
+                cont = ax.errorbar(s[x].to_numpy(float), s[col].to_numpy(float), yerr=se, fmt="o", color=colour,
+                                   markerfacecolor="white" if ls != "-" else colour, markersize=4,
+                                   label="_nolegend_" if drawn else label, linestyle="none")
+                cont.lines[0].set_gid("sim")
+                if not drawn:
+                    handles.append(cont.lines[0])
+    if len(sims) and any(c in sims.columns for c in ys):
+        handles.append(Line2D([], [], color="0.3", marker="o", linestyle="none", label="simulation"))
+    handles += _draw_baselines(ax, theory if len(theory) else df, x, baselines)
+    handles += _draw_thresholds(ax, thresholds)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel if xlabel is not None else column_label(x))
+    ax.set_ylabel(ylabel if ylabel is not None else (column_label(ys[0]) if len(ys) == 1 else r"test error $\varepsilon$"))
+    if title:
+        ax.set_title(title)
+    if legend and handles:
+        ax.legend(handles=handles, loc="best")
+    return fig
+
+
+def _draw_baselines(ax, df: pd.DataFrame, x: str, baselines) -> list:
+    if not baselines:
+        return []
+    items = (list(baselines.items()) if isinstance(baselines, Mapping)
+             else [(BASELINE_LABELS.get(c, c), c) for c in baselines])
+    out = []
+    for i, (label, spec) in enumerate(items):
+        style = BASELINE_STYLES[i % len(BASELINE_STYLES)]
+        if isinstance(spec, str):
+            if spec not in df.columns:
+                continue
+            vals = pd.DataFrame({"x": pd.to_numeric(df[x], errors="coerce"),
+                                 "v": pd.to_numeric(df[spec], errors="coerce")}).dropna()
+            if not len(vals):
+                continue
+            line_df = vals.groupby("x", sort=True)["v"].mean()
+            if line_df.nunique() == 1 or len(line_df) == 1:
+                line = ax.axhline(float(line_df.iloc[0]), label=label, gid="baseline", **style)
+            else:
+                (line,) = ax.plot(line_df.index.to_numpy(float), line_df.to_numpy(float), label=label,
+                                  gid="baseline", **style)
+        else:
+            if spec is None or not math.isfinite(float(spec)):
+                continue
+            line = ax.axhline(float(spec), label=label, gid="baseline", **style)
+        out.append(line)
+    return out
+
+
+def _draw_thresholds(ax, thresholds: Mapping[str, float] | None) -> list:
+    out = []
+    for i, (label, xv) in enumerate((thresholds or {}).items()):
+        if xv is None or not math.isfinite(float(xv)):
+            continue
+        style = THRESHOLD_STYLES[i % len(THRESHOLD_STYLES)]
+        out.append(ax.axvline(float(xv), label=f"{label} ({float(xv):.3g})", gid="threshold", **style))
+    return out
+
+
+def plot_double_descent(
+    df: pd.DataFrame,
+    *,
+    x: str = "alpha",
+    y: str | Sequence[str] = "eps_s",
+    norm: str | None = "q_s",
+    group: str | None = None,
+    group_label: str | None = None,
+    thresholds: Mapping[str, float] | None = None,
+    baselines: Sequence[str] | Mapping[str, float | str] | None = ("eps_bayes_s",),
+    linestyles: Mapping[str, str] | None = None,
+    title: str | None = None,
+    fig: Figure | None = None,
+) -> Figure:
+    """Error curve over ``x`` with the thresholds marked, and below it the norm (log scale).
+
+    The double-descent peaks of the student sit at its interpolation threshold
+    (alpha = eta, soft targets) or at its separability threshold (saturated
+    targets); the norm panel shows where the solution's norm blows up.
+
+    Parameters
+    ----------
+    df : store rows (see :func:`plot_error_curve`).
+    y : error column(s), top panel.  norm : column for the bottom panel (None: one panel).
+    group, group_label, thresholds, baselines, linestyles, title : as in :func:`plot_error_curve`.
+    fig : draw into this (empty) figure.
+
+    Returns
+    -------
+    Figure with 2 axes (error, norm) or 1 when ``norm`` is None.
+    """
+    fig = fig if fig is not None else plt.figure(figsize=(4.6, 5.2 if norm else 3.4))
+    if norm:
+        ax_e, ax_n = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": (3, 2)})
+    else:
+        ax_e, ax_n = fig.add_subplot(111), None
+    plot_error_curve(df, x=x, y=y, group=group, group_label=group_label, baselines=baselines, thresholds=thresholds,
+                     linestyles=linestyles, title=title, ax=ax_e, xlabel="" if norm else None)
+    if ax_n is not None:
+        plot_error_curve(df, x=x, y=norm, group=group, group_label=group_label, baselines=None,
+                         thresholds=thresholds, linestyles=linestyles, logy=True, ax=ax_n, legend=False)
+    return fig

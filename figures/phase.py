@@ -1,0 +1,106 @@
+"""Phase diagrams: a value over two parameters, its zero contour and threshold lines.
+
+Pure drawing: a tidy table (one row per grid point, store column names) in, a
+matplotlib Figure out.  Typical value: the student's gain from distillation
+over its best direct regularisation, positive where distillation helps.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.colors import TwoSlopeNorm
+from matplotlib.figure import Figure
+
+from .style import THRESHOLD_STYLES, column_label
+
+__all__ = ["plot_phase_diagram"]
+
+
+def plot_phase_diagram(
+    df: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    value: str,
+    logx: bool = False,
+    logy: bool = False,
+    cmap: str = "RdBu_r",
+    center: float | None = 0.0,
+    contour: Sequence[float] | None = (0.0,),
+    vlines: Mapping[str, float] | None = None,
+    hlines: Mapping[str, float] | None = None,
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
+    value_label: str | None = None,
+    title: str | None = None,
+    ax: plt.Axes | None = None,
+) -> Figure:
+    """Heat map of ``value`` over (``x``, ``y``) with contour lines and thresholds.
+
+    Parameters
+    ----------
+    df : rows with columns x, y, value (and optionally ``converged``: others are
+        left blank).  Duplicate (x, y) rows are averaged.
+    x, y : grid columns.  value : the coloured column.
+    logx, logy : logarithmic axes.
+    cmap : colour map; with ``center`` (default 0) it is a diverging map
+        centred there when the values lie on both sides.
+    contour : levels drawn as black contour lines where the value crosses them
+        (default: the zero line); None for none.
+    vlines, hlines : label -> position of threshold lines (e.g. alpha*).
+    curves : label -> (xs, ys) of threshold curves in the plane.
+    value_label, title : texts.  ax : draw into these axes (a colour bar is added beside them).
+
+    Returns
+    -------
+    matplotlib.figure.Figure (axes: the map and its colour bar).
+    """
+    missing = [c for c in (x, y, value) if c not in df.columns]
+    if missing:
+        raise KeyError(f"plot_phase_diagram: column(s) {missing} not in the table (columns: {list(df.columns)}).")
+    data = df
+    if "converged" in data.columns:
+        data = data[data["converged"].fillna(False).astype(bool)]
+    grid = data.pivot_table(index=y, columns=x, values=value, aggfunc="mean").sort_index().sort_index(axis=1)
+    xs, ys, z = grid.columns.to_numpy(float), grid.index.to_numpy(float), grid.to_numpy(float)
+    fig, ax = (plt.subplots() if ax is None else (ax.figure, ax))
+    finite = z[np.isfinite(z)]
+    norm = None
+    if center is not None and finite.size and finite.min() < center < finite.max():
+        norm = TwoSlopeNorm(vcenter=center, vmin=finite.min(), vmax=finite.max())
+    mesh = ax.pcolormesh(xs, ys, np.ma.masked_invalid(z), cmap=cmap, norm=norm, shading="nearest")
+    cbar = fig.colorbar(mesh, ax=ax)
+    cbar.set_label(value_label or column_label(value))
+    if contour is not None and z.shape[0] >= 2 and z.shape[1] >= 2 and finite.size:
+        levels = [lv for lv in contour if finite.min() < lv < finite.max()]
+        if levels:
+            cs = ax.contour(xs, ys, np.ma.masked_invalid(z), levels=levels, colors="k", linewidths=1.2)
+            cs.set_gid("contour")
+    i = 0
+    for label, xv in (vlines or {}).items():
+        ax.axvline(float(xv), label=label, gid="threshold", **THRESHOLD_STYLES[i % len(THRESHOLD_STYLES)])
+        i += 1
+    for label, yv in (hlines or {}).items():
+        ax.axhline(float(yv), label=label, gid="threshold", **THRESHOLD_STYLES[i % len(THRESHOLD_STYLES)])
+        i += 1
+    for label, (cx, cy) in (curves or {}).items():
+        ax.plot(cx, cy, label=label, gid="threshold", **THRESHOLD_STYLES[i % len(THRESHOLD_STYLES)])
+        i += 1
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    if len(xs) > 1:
+        ax.set_xlim(xs.min(), xs.max())
+    if len(ys) > 1:
+        ax.set_ylim(ys.min(), ys.max())
+    ax.set_xlabel(column_label(x))
+    ax.set_ylabel(column_label(y))
+    if title:
+        ax.set_title(title)
+    if i:
+        ax.legend(loc="best")
+    return fig

@@ -1,0 +1,94 @@
+"""``kdscope figures paper | list`` and ``kdscope demo``.
+
+    kdscope figures paper [--quick] [--out DIR] [--with-sims] [--only fig01,fig05]
+    kdscope figures list
+    kdscope demo [--out DIR]
+
+Each figure is a recipe (:mod:`kdscope.recipes`): its points go through the
+result store ``DIR/store``, so a rerun costs nothing; the table (Parquet, with
+every Setting field) and the figure (PNG and PDF) go to ``DIR/<name>.*``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from kdscope.cli._app import app
+from kdscope.cli.options import DEBUG_OPTION, EXIT_INVALID, fail
+
+figures_app = typer.Typer(help="Figures of the reference paper and beyond (recipes through the result store).",
+                          no_args_is_help=True)
+app.add_typer(figures_app, name="figures")
+
+
+@figures_app.command("list")
+def list_figures() -> None:
+    """List the figure recipes."""
+    from kdscope.recipes import paper_recipes
+
+    for r in paper_recipes(quick=True):
+        typer.echo(f"{r.name:<10} {r.title}")
+
+
+@figures_app.command("paper")
+def paper(
+    quick: Annotated[bool, typer.Option("--quick", help="Coarse grids: all figures in a few minutes.")] = False,
+    out: Annotated[Path, typer.Option("--out", help="Output folder (tables, figures, store/).")] = Path(
+        "kdscope-out/paper"),
+    with_sims: Annotated[bool, typer.Option("--with-sims", help="Add simulation markers.")] = False,
+    sim_d: Annotated[int, typer.Option("--sim-d", help="Simulation dimension d.")] = 1000,
+    seeds: Annotated[int, typer.Option("--seeds", help="Seeds per simulated point.")] = 5,
+    sim_points: Annotated[int, typer.Option("--sim-points", help="Simulated points per curve.")] = 5,
+    only: Annotated[Optional[str], typer.Option("--only", help="Comma-separated recipe names (see `figures list`).")] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="tqdm progress bars.")] = True,
+    debug: DEBUG_OPTION = False,
+) -> None:
+    """Compute and draw the reference paper's Figs. 1-12 (and the extensions)."""
+    import time
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from kdscope.recipes import make_figure, paper_recipes
+    from kdscope.store import ResultStore
+
+    recipes = paper_recipes(quick=quick)
+    if only:
+        wanted = [w.strip() for w in only.split(",") if w.strip()]
+        known = [r.name for r in recipes]
+        unknown = [w for w in wanted if w not in known]
+        if unknown:
+            fail(f"'--only' names unknown recipe(s) {unknown}; known: {', '.join(known)}.", EXIT_INVALID)
+        recipes = [r for r in recipes if r.name in wanted]
+    store = ResultStore(out / "store")
+    t0 = time.perf_counter()
+    for r in recipes:
+        t1 = time.perf_counter()
+        typer.echo(f"== {r.name}: {r.title}")
+        df, paths = make_figure(r, store, out, with_sims=with_sims, sim_d=sim_d, sim_seeds=seeds,
+                                sim_points=sim_points, progress=progress,
+                                echo=None if progress else typer.echo)
+        theory = df[df["kind"].astype(str).str.startswith("theory")]
+        typer.echo(f"   {int(theory['converged'].astype(bool).sum())}/{len(theory)} theory points converged "
+                   f"in {time.perf_counter() - t1:.1f} s -> {', '.join(str(p) for p in paths[1:])}")
+    typer.echo(f"{len(recipes)} figures in {time.perf_counter() - t0:.0f} s under {out}")
+
+
+@app.command("demo")
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("kdscope-out"),
+    sim_d: Annotated[int, typer.Option("--sim-d", help="Simulation dimension d.")] = 500,
+    seeds: Annotated[int, typer.Option("--seeds", help="Seeds per simulated point.")] = 3,
+    paper_figs: Annotated[bool, typer.Option("--paper/--no-paper", help="Also the paper figures (quick).")] = True,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="tqdm progress bars.")] = True,
+) -> None:
+    """Learning curves with simulations, the optimal-ridge curve and the paper figures (quick) into --out."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from kdscope.demo import run_demo
+
+    run_demo(out, sim_d=sim_d, seeds=seeds, paper=paper_figs, progress=progress, echo=typer.echo)

@@ -1,0 +1,46 @@
+"""Structural tests of the phase diagram."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+from kdscope.figures import plot_phase_diagram  # noqa: E402
+
+
+def _grid(values):
+    xs, ys = np.linspace(1, 4, 4), np.geomspace(1e-3, 1, 3)
+    rows = [dict(alpha=a, lam_t=l, gain=values(a, l), converged=True) for a in xs for l in ys]
+    return pd.DataFrame(rows)
+
+
+def test_phase_diagram_map_contour_and_lines():
+    df = _grid(lambda a, l: a - 2.5)
+    fig = plot_phase_diagram(df, x="alpha", y="lam_t", value="gain", logy=True, vlines={"interpolation": 2.0},
+                             hlines={"lam": 0.1}, title="gain")
+    ax, cbar = fig.axes
+    assert ax.get_yscale() == "log" and ax.get_title() == "gain"
+    mesh = ax.collections[0]
+    assert mesh.get_array().shape in ((3, 4), (12,))
+    assert [c for c in ax.collections if c.get_gid() == "contour"]
+    assert len([ln for ln in ax.lines if ln.get_gid() == "threshold"]) == 2
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["interpolation", "lam"]
+    assert "lam" in ax.get_ylabel() and cbar.get_ylabel()
+    plt.close(fig)
+
+
+def test_phase_diagram_one_sign_has_no_contour_and_skips_failed():
+    df = _grid(lambda a, l: a + 1.0)
+    df.loc[0, "converged"] = False
+    fig = plot_phase_diagram(df, x="alpha", y="lam_t", value="gain")
+    ax = fig.axes[0]
+    assert not [c for c in ax.collections if c.get_gid() == "contour"]
+    arr = np.ma.asarray(ax.collections[0].get_array()).reshape(3, 4)
+    assert np.ma.count_masked(arr) == 1
+    plt.close(fig)
+    with pytest.raises(KeyError, match="value"):
+        plot_phase_diagram(df, x="alpha", y="lam_t", value="value")
