@@ -210,6 +210,7 @@ def plot_template_projection(
     table: pd.DataFrame,
     *,
     models: Sequence[str] | None = None,
+    show_templates: bool = False,
     point_size: float = 4.0,
     cmap: str = "tab10",
     panel_size: float = 3.0,
@@ -221,10 +222,14 @@ def plot_template_projection(
     table : DataFrame with columns ``model, kind, x, y, label``; ``kind`` is
         ``"point"`` for a sample and ``"template"`` for a class template
     models : panel order (default: order of appearance), e.g. ``["KL student", "MSE student"]``
+    show_templates : bool
+        Also draw the templates (black-edged stars).  Off by default, as in Mueller
+        et al.'s figures: weights and activations have unrelated scales, and far
+        templates shrink the point clouds.
 
     Returns
     -------
-    Figure with one axes per model; templates are drawn as black-edged stars.
+    Figure with one axes per model.
 
     References
     ----------
@@ -240,7 +245,7 @@ def plot_template_projection(
         sub = table[table["model"] == model]
         pts, tmpl = sub[sub["kind"] == "point"], sub[sub["kind"] == "template"]
         ax.scatter(pts["x"], pts["y"], s=point_size, c=[colours[c] for c in pts["label"]], linewidths=0, alpha=0.6)
-        if not tmpl.empty:
+        if show_templates and not tmpl.empty:
             ax.scatter(tmpl["x"], tmpl["y"], s=120, marker="*", c=[colours[c] for c in tmpl["label"]],
                        edgecolors="black", linewidths=0.8, zorder=3)
         ax.set_title(str(model))

@@ -79,12 +79,13 @@ def test_template_projection_panels():
                                    "y": rng.normal(size=30), "label": np.repeat([2, 5, 7], 10)}))
         parts.append(pd.DataFrame({"model": model, "kind": "template", "x": [0.0, 1.0, 0.5],
                                    "y": [0.0, 0.0, 1.0], "label": [2, 5, 7]}))
-    fig = plot_template_projection(pd.concat(parts))
+    fig = plot_template_projection(pd.concat(parts), show_templates=True)
     assert [ax.get_title() for ax in fig.axes] == ["KL student", "MSE student"]
     ax = fig.axes[0]
     assert len(ax.collections) == 2
     assert ax.collections[0].get_offsets().shape == (30, 2) and ax.collections[1].get_offsets().shape == (3, 2)
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["2", "5", "7"]
+    assert len(plot_template_projection(pd.concat(parts)).axes[0].collections) == 1
 
 
 def test_missing_columns_are_named():
