@@ -128,23 +128,39 @@ def _train_error(a, losses, h, s_all, L, measure, delta, V, fixed_teacher):
     return float(np.dot(w, p_wrong))
 
 
-#: Fine grid over the teacher's coordinate for the K = 2 students' training error.
+#: Fine grid over the teacher's coordinate for the last learner's training error.
 FINE_XI = np.linspace(-9.0, 9.0, 2401)
 _REFINE = 32
 
 
-def train_error_pair(losses, m, Q, V, b, delta: float, rho: float, theta: float, fixed_teacher: bool) -> float:
-    """P(sign(h_1) != y~) for the student of a K = 2 chain, accurate when it nearly copies its teacher.
+def train_error_last(losses, m, Q, V, b, delta: float, rho: float, theta: float, fixed_teacher: bool,
+                     order: int = 20) -> float:
+    """P(sign(h_a) != y~) for the last learner a = K - 1 of a chain (K >= 2), accurate when it copies upstream.
 
-    The student's own coordinate xi_1 is integrated analytically (see
-    ``_train_error``), which leaves E over xi_0 of Phi(z(xi_0) / sigma) with
-    sigma = sqrt(delta (Q_11 - Q_01^2 / Q_00)).  When the student nearly copies
-    the teacher, sigma -> 0 and this is a step in xi_0 that Gauss-Hermite
-    resolves only to O(1 / order).  Here: the trapezoid rule on a fine grid of
-    xi_0 in [-9, 9] (2401 nodes), each interval where z changes sign refined
-    32-fold, which resolves steps to the square of the grid spacing.
+    The learner's own coordinate xi_a is integrated analytically (see
+    ``_train_error``), which leaves E over xi_0 .. xi_{a-1} of Phi(z / sigma)
+    with sigma = sqrt(delta) L_aa.  In a distillation chain every learner is
+    built on the teacher's outputs, so when a student nearly copies its
+    teacher, sigma -> 0 and the integrand is a step along the teacher's
+    coordinate xi_0, which Gauss-Hermite resolves only to O(1 / order).  Here:
+    the trapezoid rule on a fine grid of xi_0 in [-9, 9] (2401 nodes), each
+    interval where z changes sign refined 32-fold; Gauss-Hermite with ``order``
+    nodes on the intermediate coordinates xi_1 .. xi_{a-1}.
     """
+    from .quadrature import gauss_hermite
+    K = len(losses)
+    a = K - 1
     L = psd_cholesky(Q)
+    x = FINE_XI
+    nx = x.size
+    hx = x[1] - x[0]
+    if K > 2:
+        gx, gw = gauss_hermite(order)
+        mids = np.stack([g.ravel() for g in np.meshgrid(*([gx] * (K - 2)), indexing="ij")])  # (K-2, M)
+        mid_w = np.prod(np.stack([g.ravel() for g in np.meshgrid(*([gw] * (K - 2)), indexing="ij")]), axis=0)
+    else:
+        mids, mid_w = np.zeros((0, 1)), np.ones(1)
+    M = mid_w.size
     out = 0.0
     for y, py in ((1.0, rho), (-1.0, 1.0 - rho)):
         for flip, pf in ((False, 1.0 - theta), (True, theta)):
@@ -152,32 +168,37 @@ def train_error_pair(losses, m, Q, V, b, delta: float, rho: float, theta: float,
                 continue
             y_obs = -y if flip else y
 
-            def p_wrong(x0):
+            def p_wrong(x0, mid):
+                """P(wrong sign | xi_0 = x0, intermediate nodes = mid), arrays over the points."""
                 n = x0.size
-                meas = Measure(np.full(n, y), np.full(n, y_obs), np.stack([x0, np.zeros(n)]), np.full(n, 1.0 / n))
+                xi = np.concatenate([x0[None, :], mid, np.zeros((1, n))], axis=0)
+                meas = Measure(np.full(n, y), np.full(n, y_obs), xi, np.full(n, 1.0 / n))
                 h, _, s_all, _, _ = _forward(losses, m, V, b, delta, meas, L, fixed_teacher)
-                sig = np.sqrt(delta) * L[1, 1]
-                tgt = _target(1, meas.y_obs, h[0])
-                s_star = delta * V[1, 1] * losses[1].grad(np.zeros(n), tgt)
-                z = s_star - s_all[1]
+                sig = np.sqrt(delta) * L[a, a]
+                tgt = _target(a, meas.y_obs, h[a - 1])
+                z = delta * V[a, a] * losses[a].grad(np.zeros(n), tgt) - s_all[a]
                 neg = ndtr(z / sig) if sig > 1e-300 else (z > 0).astype(float)
                 return (neg if y_obs > 0 else 1.0 - neg), z
 
-            x = FINE_XI
-            pw, z = p_wrong(x)
+            x0 = np.tile(x, M)
+            mid = np.repeat(mids, nx, axis=1)
+            pw, z = p_wrong(x0, mid)
             dens = np.exp(-0.5 * x * x) / np.sqrt(2 * np.pi)
-            vals = pw * dens
-            hx = x[1] - x[0]
-            total = hx * (vals.sum() - 0.5 * (vals[0] + vals[-1]))
-            cross = np.nonzero(np.sign(z[:-1]) != np.sign(z[1:]))[0]
-            for i in cross:  # replace the coarse trapezoid on each sign-change interval by a refined one
-                xs = np.linspace(x[i], x[i + 1], _REFINE + 1)
-                ps, _ = p_wrong(xs)
-                vs = ps * np.exp(-0.5 * xs * xs) / np.sqrt(2 * np.pi)
-                fine = (xs[1] - xs[0]) * (vs.sum() - 0.5 * (vs[0] + vs[-1]))
-                total += fine - 0.5 * hx * (vals[i] + vals[i + 1])
-            out += py * pf * total
-    return float(out)
+            vals = (pw.reshape(M, nx) * dens)
+            z = z.reshape(M, nx)
+            per_mid = hx * (vals.sum(axis=1) - 0.5 * (vals[:, 0] + vals[:, -1]))
+            rows, cols = np.nonzero(np.sign(z[:, :-1]) != np.sign(z[:, 1:]))
+            if rows.size:  # refine every sign-change interval at once
+                t = np.linspace(0.0, 1.0, _REFINE + 1)
+                xs = (x[cols][:, None] + hx * t[None, :]).ravel()
+                ms = np.repeat(mids[:, rows], _REFINE + 1, axis=1)
+                ps, _ = p_wrong(xs, ms)
+                vs = (ps * np.exp(-0.5 * xs * xs) / np.sqrt(2 * np.pi)).reshape(rows.size, _REFINE + 1)
+                fine = (hx / _REFINE) * (vs.sum(axis=1) - 0.5 * (vs[:, 0] + vs[:, -1]))
+                coarse = 0.5 * hx * (vals[rows, cols] + vals[rows, cols + 1])
+                np.add.at(per_mid, rows, fine - coarse)
+            out += py * pf * float(np.dot(mid_w, per_mid))
+    return out
 
 
 def _target(k: int, y_obs, h_prev):
@@ -301,3 +322,8 @@ def channel_averages(losses, m, Q, V, b, delta: float, measure: Measure, fixed_t
         train_err = train_loss = np.full(K, np.nan)
         train_mse = np.full((K, K), np.nan)
     return ChannelAverages(Ef, Eyf, Eff, Edf, train_err, train_loss, train_mse)
+
+
+def train_error_pair(losses, m, Q, V, b, delta, rho, theta, fixed_teacher, order: int = 20) -> float:
+    """The K = 2 case of :func:`train_error_last` (kept for callers written against it)."""
+    return train_error_last(losses, m, Q, V, b, delta, rho, theta, fixed_teacher, order)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .channel import channel_averages, train_error_pair
+from .channel import channel_averages, train_error_last
 from .fixed_point import FixedPointOptions, Status, iterate
 from .losses import Mix, hard_loss, soft_loss
 from .observables import agreement, bayes_error, generalization_error, oracle_error
@@ -320,8 +320,9 @@ def solve(setting: Setting, *, options: SolverOptions | None = None, init: "Sadd
     V_hat = -alpha * s.delta * ch.Edf
     eps = np.array([generalization_error(st.m[a], st.Q[a, a], st.b[a], s.delta, s.rho) for a in range(K)])
     eps_train, loss_train = ch.train_err.copy(), ch.train_loss.copy()
-    if K == 2:
-        eps_train[1] = train_error_pair(losses, st.m, st.Q, st.V, st.b, s.delta, s.rho, s.theta, fixed is not None)
+    if K >= 2:
+        eps_train[K - 1] = train_error_last(losses, st.m, st.Q, st.V, st.b, s.delta, s.rho, s.theta, fixed is not None,
+                                            order=min(opts.order or default_order(K), 24))
     if upstream is not None:  # upstream training observables from their own (more accurate) quadrature
         eps_train[:K - 1], loss_train[:K - 1] = upstream.eps_train, upstream.loss_train
     if teacher_sp is not None:  # the teacher's training observables are those on its own samples
@@ -416,6 +417,10 @@ def make_record(sp: SaddlePoint) -> dict:
         rec[f"m_{x}"] = float(st.m[k])
         rec[f"q_{x}"] = float(st.Q[k, k])
         rec[f"V_{x}"] = float(st.V[k, k])
+        if k == 0 and s.fixed_teacher:
+            # a given teacher has no response on the students' samples; a fresh-sample ERM teacher
+            # reports its own V from its single-learner solution
+            rec["V_t"] = float(sp.teacher.state.V[0, 0]) if sp.teacher is not None else math.nan
         rec[f"b_{x}"] = float(st.b[k])
         rec[f"eps_{x}"] = float(sp.eps[k])
         rec[f"eps_train_{x}"] = float(sp.eps_train[k])

@@ -3,7 +3,11 @@
 For each Setting: simulate at dimension D over N_SEEDS seeds (seeds 1000 * seed + i, with
 ``seed`` the fixture), then assert for each listed observable
 
-    |sim - theory| <= 3 * SE + C_FS * scale / d_eff
+    |sim - theory| <= Z_SE * SE + C_FS * scale / d_eff
+
+with Z_SE the Bonferroni threshold (about 4.4) that keeps the family-wise false-alarm probability
+of all ~100 comparisons of one run below FAMILY_ALPHA = 0.1 %, so that the module passes for every
+base seed (a per-comparison 3 SE would fail ~20 % of runs by chance alone).
 
 SE is the seed standard error of the mean.  The second term is the finite-size allowance:
 overlaps of convex ERM on the Gaussian mixture self-average, with O(1/d) corrections to their
@@ -17,10 +21,10 @@ the unregularised teacher is compared after extrapolation in d instead.
 
 Each point checks its learners' order parameters (m, q, eps; b when rho != 1/2) and a few
 secondary observables (V, training error and loss, teacher-student overlaps), so that every
-column of the record is checked somewhere while the number of 3-SE comparisons per run stays
-small (each one is a 0.3-0.6 % false alarm).  The second student's training error in a chain is
-in ``test_chain_second_student_training_error`` (a theory quadrature problem, reported).  Fixed and fresh-sample
-teachers have no V_t / V_st in common with the theory (its frozen teacher row reports V_t = 1).
+column of the record is checked somewhere while the number of SE comparisons per run stays
+bounded by N_COMPARISONS.  The second student's training error in a chain is checked in
+``test_chain_second_student_training_error``.  Given (fixed) teachers have no response V_t on the
+students' samples (NaN in both records) and no V_st in the simulation.
 """
 
 from __future__ import annotations
@@ -35,6 +39,12 @@ from kdscope.theory import Setting, solve
 D = 400
 N_SEEDS = 24
 C_FS = 4.0
+#: Family-wise false-alarm probability of all SE comparisons in this module (one CI run, one base seed).
+FAMILY_ALPHA = 1e-3
+#: Upper bound on the number of SE comparisons in one run (Bonferroni): the points' observables plus the rest.
+N_COMPARISONS = 100
+#: z such that P(|N(0, 1)| > z) = FAMILY_ALPHA / N_COMPARISONS: about 4.4 standard errors.
+Z_SE = float(__import__("scipy.stats", fromlist=["norm"]).norm.isf(FAMILY_ALPHA / (2 * N_COMPARISONS)))
 
 CORE_T = ["m_t", "q_t", "eps_t"]
 CORE_S = ["m_s", "q_s", "eps_s"]
@@ -64,12 +74,12 @@ def _d_eff(name: str, th: dict, d: float) -> float:
 
 
 def compare(sim: dict, th: dict, names, d: float = D, suffix: str = "") -> None:
-    """Assert |sim - theory| <= 3 SE + C_FS * scale / d_eff for every name; report all failures together."""
+    """Assert |sim - theory| <= Z_SE SE + C_FS * scale / d_eff for every name; report all failures together."""
     assert sim["converged"], f"simulation did not converge: {sim['status']}"
     rows, bad = [], []
     for name in names:
         s_val, se, t_val = sim[name + suffix], sim[name + suffix + "_se"], th[name]
-        tol = 3.0 * se + C_FS * _scale(name, th) / _d_eff(name, th, d)
+        tol = Z_SE * se + C_FS * _scale(name, th) / _d_eff(name, th, d)
         ok = abs(s_val - t_val) <= tol
         rows.append(f"{name:14s} theory={t_val:.6g} sim={s_val:.6g} se={se:.2g} tol={tol:.2g} {'ok' if ok else 'FAIL'}")
         if not (ok and math.isfinite(s_val)):
@@ -127,12 +137,9 @@ def test_unregularised_logistic_beyond_separability(seed):
     compare(ext, th, CORE_T + ["V_t", "eps_train_t"], suffix="_inf", d=math.inf)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "theory: the training error of the second student of a chain (K = 3) is still a Gauss-Hermite sum of a "
-    "near-step function (the K = 2 case was fixed in theory commit 652cc58); at this point the theory gives "
-    "eps_train_s2 = 0.0628 while the simulation gives 0.0446 +- 0.0017 (d = 400, 24 seeds) and eps_train_s "
-    "agrees; reported to the theory owner"))
 def test_chain_second_student_training_error(seed):
+    """The last learner's training error is a near-step along the teacher's coordinate (the theory integrates it
+    on a refined grid; Gauss-Hermite alone gave 0.0628 against the simulated 0.0446 +- 0.0017 here)."""
     s = Setting(**POINTS["chain_3"][0])
     th = solve(s).record()
     sim = simulate(s, d=D, seeds=seed_list(seed))
