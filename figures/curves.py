@@ -21,7 +21,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from .style import BASELINE_LABELS, BASELINE_STYLES, COLORS, THRESHOLD_STYLES, column_label, learner_label
+from .style import (BASELINE_LABELS, BASELINE_STYLE_BY_COLUMN, BASELINE_STYLES, COLORS, THRESHOLD_STYLES, column_label,
+                    learner_label)
 
 __all__ = ["plot_error_curve", "plot_double_descent", "split_kinds"]
 
@@ -64,6 +65,12 @@ def _rows(df: pd.DataFrame, group: str | None, value) -> pd.DataFrame:
     if value is None or group is None or group not in df.columns:
         return df
     return df[df[group] == value]
+
+
+def _present(df: pd.DataFrame, group: str | None, value, ys: list[str]) -> list[str]:
+    """The columns of ``ys`` with at least one finite value in the group's rows."""
+    rows = _rows(df, group, value)
+    return [c for c in ys if np.isfinite(pd.to_numeric(rows[c], errors="coerce")).any()]
 
 
 def plot_error_curve(
@@ -136,7 +143,7 @@ def plot_error_curve(
             group_ls = override.pop("linestyle", None)
             ls = group_ls if (group_ls is not None and ci == 0) else ls
             parts = [_group_text(group, gval, group_label)]
-            if len(ys) > 1:
+            if len(ys) > 1 and (group is None or len(_present(df, group, gval, ys)) > 1):
                 parts.append(labels.get(col, learner_label(col)))
             label = ", ".join(p for p in parts if p) or labels.get(col, column_label(col))
             drawn = False
@@ -181,7 +188,8 @@ def _draw_baselines(ax, df: pd.DataFrame, x: str, baselines) -> list:
              else [(BASELINE_LABELS.get(c, c), c) for c in baselines])
     out = []
     for i, (label, spec) in enumerate(items):
-        style = BASELINE_STYLES[i % len(BASELINE_STYLES)]
+        style = BASELINE_STYLE_BY_COLUMN.get(spec, BASELINE_STYLES[i % len(BASELINE_STYLES)]) \
+            if isinstance(spec, str) else BASELINE_STYLES[i % len(BASELINE_STYLES)]
         if isinstance(spec, str):
             if spec not in df.columns:
                 continue

@@ -12,7 +12,7 @@ from typing import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.colors import TwoSlopeNorm
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from .style import THRESHOLD_STYLES, column_label
@@ -46,8 +46,8 @@ def plot_phase_diagram(
         left blank).  Duplicate (x, y) rows are averaged.
     x, y : grid columns.  value : the coloured column.
     logx, logy : logarithmic axes.
-    cmap : colour map; with ``center`` (default 0) it is a diverging map
-        centred there when the values lie on both sides.
+    cmap : colour map; with ``center`` (default 0) the colour limits are
+        symmetric about it, so the centre gets the neutral colour of a diverging map.
     contour : levels drawn as black contour lines where the value crosses them
         (default: the zero line); None for none.
     vlines, hlines : label -> position of threshold lines (e.g. alpha*).
@@ -69,8 +69,9 @@ def plot_phase_diagram(
     fig, ax = (plt.subplots() if ax is None else (ax.figure, ax))
     finite = z[np.isfinite(z)]
     norm = None
-    if center is not None and finite.size and finite.min() < center < finite.max():
-        norm = TwoSlopeNorm(vcenter=center, vmin=finite.min(), vmax=finite.max())
+    if center is not None and finite.size:
+        half = float(np.max(np.abs(finite - center))) or 1.0
+        norm = Normalize(vmin=center - half, vmax=center + half)  # the centre is the neutral colour
     mesh = ax.pcolormesh(xs, ys, np.ma.masked_invalid(z), cmap=cmap, norm=norm, shading="nearest")
     cbar = fig.colorbar(mesh, ax=ax)
     cbar.set_label(value_label or column_label(value))

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 import matplotlib as mpl
 
 __all__ = ["paper_style", "PAPER_RC", "COLORS", "column_label", "learner_label", "BASELINE_STYLES", "THRESHOLD_STYLES",
-           "BASELINE_LABELS"]
+           "BASELINE_LABELS", "BASELINE_STYLE_BY_COLUMN"]
 
 # Okabe-Ito colour-blind-safe palette (black last: it is used for baselines).
 COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
@@ -119,6 +119,12 @@ BASELINE_STYLES = (
     {"color": "0.55", "linestyle": "-.", "linewidth": 1.0},
     {"color": "0.2", "linestyle": (0, (1, 3)), "linewidth": 1.0},
 )
+# fixed styles of the standard baselines, so a line looks the same in every figure
+BASELINE_STYLE_BY_COLUMN = {
+    "eps_bayes": {"color": "0.3", "linestyle": ":", "linewidth": 1.3},
+    "eps_bayes_s": {"color": "0.55", "linestyle": (0, (1, 1.5)), "linewidth": 1.3},
+    "eps_oracle": {"color": "0.5", "linestyle": "-.", "linewidth": 1.0},
+}
 THRESHOLD_STYLES = (
     {"color": "0.45", "linestyle": "--", "linewidth": 0.9},
     {"color": "#882255", "linestyle": (0, (4, 2, 1, 2)), "linewidth": 0.9},

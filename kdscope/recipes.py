@@ -380,8 +380,7 @@ def extension_recipes(quick: bool = False) -> list[Recipe]:
                             simulate=False))
     out.append(Recipe(
         "ext_phase", "Gain of distillation over the best direct ridge, in (alpha, lam_T)", tuple(curves),
-        _draw_phase(x="alpha", y="lam_t", value="gain", logy=True,
-                    vlines={"student interpolation": 0.5}, title="gain = eps(best direct) - eps(KD)"),
+        _draw_phase(x="alpha", y="lam_t", value="gain", logy=True, title="gain = eps(best direct) - eps(KD)"),
         prepare=_gain_table))
     return out
 

@@ -110,3 +110,12 @@ def test_paper_style_is_a_context():
         assert matplotlib.rcParams["font.size"] == 7 and matplotlib.rcParams["axes.spines.top"] is False
     assert matplotlib.rcParams["font.size"] == before["font.size"]
     assert matplotlib.rcParams["axes.spines.top"] == before["axes.spines.top"]
+
+
+def test_group_with_one_drawn_column_has_plain_label(table):
+    df = table.copy()
+    df.loc[df["lam_t"] == 0.1, "eps_t"] = np.nan  # e.g. a directly trained student: its teacher is not drawn
+    fig = plot_error_curve(df, y=["eps_s", "eps_t"], group="lam_t", baselines=None)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["lam_t=0.01, student", "lam_t=0.01, teacher", "lam_t=0.1", "simulation"]
+    plt.close(fig)

@@ -44,3 +44,11 @@ def test_phase_diagram_one_sign_has_no_contour_and_skips_failed():
     plt.close(fig)
     with pytest.raises(KeyError, match="value"):
         plot_phase_diagram(df, x="alpha", y="lam_t", value="value")
+
+
+def test_phase_diagram_colour_limits_symmetric_about_center():
+    df = _grid(lambda a, l: -a)
+    fig = plot_phase_diagram(df, x="alpha", y="lam_t", value="gain")
+    norm = fig.axes[0].collections[0].norm
+    assert norm.vmin == -4.0 and norm.vmax == 4.0
+    plt.close(fig)

@@ -1,0 +1,92 @@
+"""Figure recipes: the reference paper's settings (with DESIGN.md's corrections) and their drawing code."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+
+import kdscope.curves  # noqa: E402
+from kdscope import Setting  # noqa: E402
+from kdscope.recipes import LAM0, CurveSpec, Recipe, make_figure, paper_recipes, run_recipe  # noqa: E402
+from kdscope.store import ResultStore  # noqa: E402
+
+RECIPES = {r.name: r for r in paper_recipes(quick=True)}
+
+
+def test_all_paper_figures_present():
+    assert {f"fig{i:02d}" for i in range(1, 13)} <= set(RECIPES)
+    assert {"ext_soft", "ext_tau", "ext_phase"} <= set(RECIPES)
+    full = {r.name: r for r in paper_recipes(quick=False)}
+    assert all(len(full[n].curves[0].values) > len(RECIPES[n].curves[0].values) for n in ("fig01", "fig02", "fig05"))
+
+
+def test_paper_defaults_and_corrections():
+    for name in ("fig02", "fig04", "fig05", "fig07", "fig08"):
+        for spec in RECIPES[name].curves:
+            s = spec.base
+            assert (s.delta, s.rho, s.eta, s.loss_t, s.loss_s) == (1.0, 0.2, 0.5, "logistic", "logistic")
+    bottom = [c for c in RECIPES["fig03"].curves if c.panel == "xi"]
+    assert sorted(c.base.lam_s for c in bottom) == [0.1, 0.2, 0.5]
+    for spec in bottom + list(RECIPES["fig08"].curves):
+        assert (spec.base.lam_t, spec.base.tau, spec.base.tau2_factor) == (0.15, 2.0, False)
+    assert {c.base.xi for c in RECIPES["fig08"].curves} >= {0.2, 0.6, 0.8, 1.0}
+    assert all(c.base.lam_s == 0.1 for c in RECIPES["fig08"].curves)
+    assert {(c.base.lam_t, c.base.lam_s) for c in RECIPES["fig05"].curves} == {(1e-5, 1e-5), (0.1, 1e-5)}
+    assert RECIPES["fig01"].curves[0].optimal == "t" and RECIPES["fig01"].curves[0].base.generations == 0
+    assert RECIPES["fig04"].curves[0].base.teacher == "bayes"
+    assert RECIPES["fig02"].curves[0].base.lam_s == LAM0 and RECIPES["fig02"].curves[0].base.xi == 1.0
+    assert {c.base.tau for c in RECIPES["fig10"].curves} == {1.0, 2.0, 5.0, 10.0}
+    assert all(c.base.rho == 0.5 for c in RECIPES["fig12"].curves)
+
+
+def _fake_curve(setting, field, values, **_kwargs):
+    """Synthetic theory rows (no solving) with every column the recipes draw."""
+    rows = []
+    for v in values:
+        rec = dict(setting.replace(**{field: v}).to_dict())
+        a = rec["alpha"]
+        rec.update(kind="theory", converged=True, status="converged", eps_t=0.1 + 0.2 / a, eps_s=0.12 + 0.2 / a,
+                   eps_bayes=0.1 + 0.1 / a, eps_bayes_s=0.11 + 0.1 / a, eps_oracle=0.1, q_s=1.0 + a,
+                   loss_train_s=0.1 * a, mse_train_ts=0.5 + a, sweep=field)
+        rows.append(rec)
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_recipe_draws_from_its_table(name, monkeypatch):
+    monkeypatch.setattr(kdscope.curves, "compute_curve", _fake_curve)
+    recipe = RECIPES[name]
+    df = run_recipe(recipe)
+    assert recipe.x in df.columns and len(df)
+    fig = recipe.draw(df)
+    lines = [ln for ax in fig.axes for ln in ax.lines if ln.get_gid() == "theory"]
+    if name != "ext_phase":
+        assert len(lines) >= len({c.label for c in recipe.curves}) - 1
+    else:
+        assert "gain" in df.columns and len(fig.axes) == 2
+    plt.close(fig)
+
+
+def test_masked_columns_are_blank(monkeypatch):
+    monkeypatch.setattr(kdscope.curves, "compute_curve", _fake_curve)
+    df = run_recipe(RECIPES["fig02"])
+    assert df[df["curve"] == "unregularised student"]["eps_t"].isna().all()
+    assert df[df["curve"] == "lam_T=0.1"]["eps_t"].notna().all()
+
+
+def test_make_figure_real_tiny_recipe_resumes(tmp_path, monkeypatch):
+    recipe = Recipe("tiny", "tiny", (CurveSpec("lam=0.1", Setting(lam_t=0.1, rho=0.3), "alpha", (1.0, 2.0, 3.0)),),
+                    RECIPES["fig06"].draw)
+    store = ResultStore(tmp_path / "store")
+    df, paths = make_figure(recipe, store, tmp_path, formats=("png",))
+    assert [p.name for p in paths] == ["tiny.parquet", "tiny.png"] and all(p.stat().st_size > 0 for p in paths)
+    assert df["converged"].all() and np.all(np.diff(df["eps_t"]) < 0)
+    import kdscope.theory
+
+    monkeypatch.setattr(kdscope.theory, "solve", lambda *a, **k: (_ for _ in ()).throw(AssertionError("recomputed")))
+    df2, _ = make_figure(recipe, store, tmp_path, formats=("png",))
+    assert list(df2["eps_t"]) == list(df["eps_t"])
