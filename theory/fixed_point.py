@@ -25,6 +25,8 @@ class Status(enum.Enum):
     MAX_ITER = "stopped at max_iter (raise max_iter or add damping)"
     DIVERGED = "diverged (the norm passed its bound: probably below the separability threshold)"
     NON_FINITE = "non-finite value"
+    NOT_STATIONARY = ("stopped at a non-stationary point (a bias condition E[f] = 0 fails where the losses "
+                      "saturate; start without a warm start or add ridge)")
 
     @property
     def ok(self) -> bool:

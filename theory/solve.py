@@ -214,11 +214,13 @@ def _fixed_point_map(s: Setting, losses, measure, alpha, lam, fixed, frozen: np.
             for a in range(K):
                 if a == 0 and fixed_teacher:
                     continue
-                slope = ch.Edf[a, a]
-                if slope < 0:
-                    step = ch.Ef[a] / slope
-                    cap = 1.0 + abs(b[a])
-                    b[a] = b[a] - float(np.clip(step, -cap, cap))
+                # Newton step on the stationarity E[f_a] = 0 (dE[f_a]/db_a = E[df_a/domega_a] < 0).
+                # Where the loss saturates the slope vanishes; the step must still be taken (capped),
+                # or a non-stationary bias would look like a fixed point of the iteration.
+                slope = min(ch.Edf[a, a], -1e-12)
+                step = ch.Ef[a] / slope
+                cap = 1.0 + abs(b[a])
+                b[a] = b[a] - float(np.clip(step, -cap, cap))
         if fixed_teacher:
             b[0] = fixed[2]
         if np.any(np.diag(Q) <= 0) or np.any(np.diag(V) <= 0):
@@ -241,8 +243,11 @@ def _valid(K):
 
 
 def _norm(K):
+    """max(Q_aa, b_a^2): norms and biases both run away when a minimiser does not exist."""
     def nrm(y):
-        return float(np.exp(np.max(y[:K])))
+        q = np.exp(y[:K])
+        b2 = (y[3 * K:4 * K] ** 2) * q
+        return float(max(np.max(q), np.max(b2)))
     return nrm
 
 
@@ -298,7 +303,24 @@ def solve(setting: Setting, *, options: SolverOptions | None = None, init: "Sadd
     # quadrature), then only the last learner's row with the upstream rows frozen.
     upstream = _solve_upstream(s, opts, init, on_failure) if (K >= 3 or (K == 2 and fixed is None)) else None
     if upstream is not None and not upstream.converged:
+        if on_failure == "raise":
+            raise SaddlePointNotConverged(s, upstream.status, upstream.residual, upstream.n_iter,
+                                          "while solving the upstream learners")
         return _failed(s, upstream.status, upstream.residual, upstream.n_iter, time.perf_counter() - t0)
+    if init is not None:
+        warm_sp = _solve_from(s, opts, init, on_failure="record", t0=t0, upstream=upstream, losses=losses, lam=lam,
+                              measure=measure, alpha=alpha, fixed=fixed, teacher_sp=teacher_sp)
+        if warm_sp.converged:
+            return warm_sp
+        # a warm start from a distant point can lead the iteration astray: retry from the cold start
+    return _solve_from(s, opts, None, on_failure=on_failure, t0=t0, upstream=upstream, losses=losses, lam=lam,
+                       measure=measure, alpha=alpha, fixed=fixed, teacher_sp=teacher_sp)
+
+
+def _solve_from(s: Setting, opts: SolverOptions, init, *, on_failure, t0, upstream, losses, lam, measure, alpha, fixed,
+                teacher_sp) -> SaddlePoint:
+    """The last row's iteration from ``init`` (or the cold start), then the observables."""
+    K = s.n_learners
     start = init if init is not None else State.initial(K)
     frozen = None
     if upstream is not None:
@@ -315,6 +337,11 @@ def solve(setting: Setting, *, options: SolverOptions | None = None, init: "Sadd
         return _failed(s, res.status, res.residual, res.n_iter + n_up, time.perf_counter() - t0)
     st = State.from_solver(res.x, K)
     ch = channel_averages(losses, st.m, st.Q, st.V, st.b, s.delta, measure, fixed is not None, with_train=True)
+    if s.bias and not _stationary(ch, K, fixed is not None):
+        if on_failure == "raise":
+            raise SaddlePointNotConverged(s, Status.NOT_STATIONARY, res.residual, res.n_iter + n_up,
+                                          f"E[f] = {ch.Ef.tolist()}")
+        return _failed(s, Status.NOT_STATIONARY, res.residual, res.n_iter + n_up, time.perf_counter() - t0)
     m_hat = alpha * ch.Eyf
     Q_hat = alpha * s.delta * ch.Eff
     V_hat = -alpha * s.delta * ch.Edf
@@ -331,6 +358,18 @@ def solve(setting: Setting, *, options: SolverOptions | None = None, init: "Sadd
            if K > 1 else math.nan)
     return SaddlePoint(s, st, m_hat, Q_hat, V_hat, res.status, res.residual, res.n_iter + n_up,
                        time.perf_counter() - t0, eps, eps_train, loss_train, ch.train_mse, agr, teacher_sp)
+
+
+def _stationary(ch, K: int, fixed_teacher: bool, rtol: float = 1e-6) -> bool:
+    """The last learner's bias condition E[f_a] = 0, relative to its force's size sqrt(E[f_a^2]).
+
+    Upstream learners were checked in their own (block) solves, on their own quadrature.
+    """
+    a = K - 1
+    if a == 0 and fixed_teacher:
+        return True
+    # absolute floor: E[f] is resolved only to about the iteration tolerance when the force itself vanishes
+    return bool(abs(ch.Ef[a]) <= rtol * np.sqrt(ch.Eff[a, a]) + 1e-8)
 
 
 def _solve_upstream(s: Setting, opts: SolverOptions, init: State | None, on_failure: str) -> SaddlePoint:

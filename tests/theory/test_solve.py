@@ -236,3 +236,17 @@ def test_student_training_error_is_stable_in_the_quadrature_order():
     s = Setting(alpha=2.0, lam_t=0.1, generations=1, xi=1.0, lam_s=0.01, soft="mse")
     errs = [solve(s, options=SolverOptions(order=o)).eps_train[1] for o in (24, 40, 56)]
     assert max(errs) - min(errs) < 1e-6
+
+
+def test_warm_start_across_a_saturating_change_does_not_return_a_spurious_point():
+    # From lam_t = 1 to lam_t = 10 the teacher's outputs become almost constant and a warm-started
+    # student iteration can run into the saturated region (bias -> -infinity, where the force underflows
+    # to 0). Found by the paper-figure recipes; the cold solution (q_s ~ 0.006) matches simulations.
+    s = Setting(alpha=1.5, rho=0.2, eta=0.5, generations=1, xi=1.0, lam_s=1e-4, lam_t=1.0)
+    warm = solve(s)
+    sp = solve(s.replace(lam_t=10.0), init=warm)
+    cold = solve(s.replace(lam_t=10.0))
+    assert sp.converged
+    assert sp.eps[1] == pytest.approx(cold.eps[1], abs=1e-8)
+    assert sp.state.Q[1, 1] == pytest.approx(cold.state.Q[1, 1], rel=1e-5)
+    assert sp.state.Q[1, 1] < 0.1
