@@ -100,7 +100,7 @@ class ModelConfig(_Checked):
 
 @dataclass(frozen=True)
 class TrainConfig(_Checked):
-    """Optimisation: SGD (Nesterov-free, with momentum) or Adam; cosine or constant learning rate."""
+    """Optimisation: SGD with momentum (no Nesterov) or Adam; learning rate cosine-annealed per epoch or constant."""
 
     epochs: int = 10
     batch_size: int = 128

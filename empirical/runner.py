@@ -24,7 +24,7 @@ Run-folder layout (``OUT``)::
                             y_train (training labels as used, noisy if theta > 0)
         <learner>/          "teacher" or the student's name
           learner.json      role, model, student config, teacher, seed, condition,
-                            best epoch, complete flag
+                            best epoch, complete flag, kdscope version
           log.parquet       per-epoch log;  checkpoint.pt  resume state
           model.pt          final weights;  model_best.pt  weights at the best epoch
 
@@ -139,6 +139,7 @@ def run_experiment(
                                     progress=progress, desc=f"{condition} seed{seed} {name}")
                 trained[name] = res.model
                 _write_json(ldir / "learner.json", {**info, "best_epoch": res.best_epoch, "complete": res.completed,
+                                                    "kdscope_version": meta["kdscope_version"],
                                                     "model_config": asdict(cfg.models[spec.model]),
                                                     "n_classes": splits.n_classes, "in_channels": splits.in_channels,
                                                     "student_config": to_dict(student_cfg) if student_cfg else None})
