@@ -42,7 +42,7 @@ Chains are solved block by block in chain order, as ``theory.solve`` does: the u
 (on its own quadrature), then the last learner's row with the upstream rows frozen.
 
 Observables and records are assembled by the NumPy code (``SaddlePoint.record``; the K = 2 student's
-training error by ``channel.train_error_pair``), so the columns and formulas are those of ``theory.solve``.
+training error by ``channel.train_error_last``), so the columns and formulas are those of ``theory.solve``.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ from .fixed_point import Status
 from .observables import agreement, generalization_error
 from .quadrature import _product_grid, default_order
 from .setting import Setting
-from .channel import train_error_pair
+from .channel import train_error_last
 from .solve import SaddlePoint, SolverOptions, State, _extend, chain_losses, frozen_mask
 
 jax.config.update("jax_enable_x64", True)
@@ -459,10 +459,11 @@ def _map(st: _Static, p, y_s, nodes, h_warm, use_warm, frozen_vec):
         for a in range(K):
             if a == 0 and st.fixed:
                 continue
-            slope = ch["Edf"][a, a]
-            step = ch["Ef"][a] / jnp.where(slope < 0, slope, -1.0)
+            # taken even where the loss saturates (vanishing slope), as theory.solve does
+            slope = jnp.minimum(ch["Edf"][a, a], -1e-12)
+            step = ch["Ef"][a] / slope
             cap = 1.0 + jnp.abs(b[a])
-            b2 = b2.at[a].set(jnp.where(slope < 0, b[a] - jnp.clip(step, -cap, cap), b[a]))
+            b2 = b2.at[a].set(b[a] - jnp.clip(step, -cap, cap))
     if st.fixed:
         b2 = b2.at[0].set(p["b0"])
     bad = ch["failed"] | jnp.any(jnp.diag(Q2) <= 0) | jnp.any(jnp.diag(V2) <= 0)
@@ -497,7 +498,8 @@ def _iterate(st: _Static, p, x0, h0, use_h0, nodes, max_iter, damping, memory, a
         finite = jnp.all(jnp.isfinite(fx)) & (~bad)
         g = fx - x
         res = jnp.max(jnp.abs(g) / (1.0 + jnp.abs(x)))
-        nfx = jnp.exp(jnp.max(fx[:K]))
+        qd = jnp.exp(fx[:K])  # norm = max(Q_aa, b_a^2): norms and biases both run away without a minimiser
+        nfx = jnp.maximum(jnp.max(qd), jnp.max(fx[3 * K:4 * K] ** 2 * qd))
         conv = finite & (res < st.tol)
         over = finite & (~conv) & (nfx > st.bound)
         # run-away growth over the last W iterations (monotone norm growth, residual not halved)
@@ -656,7 +658,7 @@ def _run_group(st: _Static, items: list[tuple[int, Setting, tuple | None, State 
             p = {k: jnp.asarray(v, dtype=float) for k, v in _params(s, fx).items()}
             t0 = time.perf_counter()
             r = jax.device_get(fn(p, jnp.asarray(init.to_solver() if init is not None else cold)))
-            out[i] = _saddle_point(s, r, float(p["alpha"]), time.perf_counter() - t0)
+            out[i] = _saddle_point(s, r, float(p["alpha"]), time.perf_counter() - t0, st.order)
         return
     fn = _compiled(st, True)
     for start in range(0, len(items), batch):
@@ -670,11 +672,21 @@ def _run_group(st: _Static, items: list[tuple[int, Setting, tuple | None, State 
         r = jax.device_get(fn(p, jnp.asarray(x0)))
         seconds = (time.perf_counter() - t0) / len(chunk)
         for j, (i, s, fx, _) in enumerate(chunk):
-            out[i] = _saddle_point(s, {k: v[j] for k, v in r.items()}, ps[j]["alpha"], seconds)
+            out[i] = _saddle_point(s, {k: v[j] for k, v in r.items()}, ps[j]["alpha"], seconds, st.order)
 
 
-def _saddle_point(s: Setting, r: dict, alpha: float, seconds: float) -> SaddlePoint:
+def _stationary(s: Setting, r: dict, rtol: float = 1e-6) -> bool:
+    """The last learner's bias condition E[f] = 0 relative to sqrt(E[f^2]) (``solve._stationary``)."""
+    a = s.n_learners - 1
+    if not s.bias or (a == 0 and s.fixed_teacher):
+        return True
+    return bool(abs(r["Ef"][a]) <= rtol * np.sqrt(r["Eff"][a, a]) + 1e-8)
+
+
+def _saddle_point(s: Setting, r: dict, alpha: float, seconds: float, order: int) -> SaddlePoint:
     status = _STATUS[int(r["status"])]
+    if status is Status.CONVERGED and not _stationary(s, r):
+        status = Status.NOT_STATIONARY
     if status is not Status.CONVERGED:
         return _failed(s, status, float(r["res"]), int(r["it"]), seconds)
     K = s.n_learners
@@ -686,9 +698,9 @@ def _saddle_point(s: Setting, r: dict, alpha: float, seconds: float) -> SaddlePo
     agr = (agreement(st.m[0], st.m[1], st.Q[0, 0], st.Q[1, 1], st.Q[0, 1], st.b[0], st.b[1], s.delta, s.rho)
            if K > 1 else math.nan)
     eps_train = np.array(r["train_err"])
-    if K == 2:  # as theory.solve: the student's training error on a refined grid (NumPy, once per point)
-        eps_train[1] = train_error_pair(chain_losses(s), st.m, st.Q, st.V, st.b, s.delta, s.rho, s.theta,
-                                        s.fixed_teacher)
+    if K >= 2:  # as theory.solve: the last learner's training error on a refined grid (NumPy, once per point)
+        eps_train[K - 1] = train_error_last(chain_losses(s), st.m, st.Q, st.V, st.b, s.delta, s.rho, s.theta,
+                                            s.fixed_teacher, order=min(order, 24))
     return SaddlePoint(s, st, np.array(m_hat), np.array(Q_hat), np.array(V_hat), status, float(r["res"]),
                        int(r["it"]), seconds, eps, eps_train, np.array(r["train_loss"]),
                        np.array(r["train_mse"]), agr)
@@ -765,17 +777,29 @@ def solve_batch_jax(settings: Sequence[Setting], options: SolverOptions | None =
         ups = solve_batch_jax(up_settings, opts, up_inits, batch=batch)
         upstream = {i: up for (i, *_), up in zip(blocked, ups)}
     groups: dict[_Static, list] = {}
+    warm: set[int] = set()
+    cold_start: dict[int, State | None] = {}
     for i, s, fixed, ini in prepared:
         up = upstream.get(i)
+        cold_start[i] = None
         if up is not None:
             if not up.converged:
                 out[i] = _failed(s, up.status, up.residual, up.n_iter, up.seconds)
                 continue
-            ini = _extend(up.state, ini, s.eta)
-        groups.setdefault(_static_of(s, opts, up is not None), []).append((i, s, fixed, ini))
+            cold_start[i] = _extend(up.state, None, s.eta)
+            start = _extend(up.state, ini, s.eta)
+        else:
+            start = ini
+        if ini is not None:
+            warm.add(i)
+        groups.setdefault(_static_of(s, opts, up is not None), []).append((i, s, fixed, start))
     batch = default_batch() if batch is None else int(batch)
     for st, items in groups.items():
         _run_group(st, items, out, batch)
+        # a warm start that failed is retried from the cold start, as theory.solve does
+        retry = [(i, s, fixed, cold_start[i]) for i, s, fixed, _ in items if i in warm and not out[i].converged]
+        if retry:
+            _run_group(st, retry, out, batch)
     for i, up in upstream.items():
         sp = out[i]
         if not up.converged:
@@ -827,11 +851,6 @@ def solve_lines_jax(lines: Sequence[Sequence[Setting]], options: SolverOptions |
     for j in range(max((len(line) for line in lines), default=0)):
         idx = [i for i, line in enumerate(lines) if j < len(line)]
         sps = solve_batch_jax([lines[i][j] for i in idx], options, [last[i] for i in idx], batch=batch)
-        retry = [k for k, i in enumerate(idx) if not sps[k].converged and last[i] is not None]
-        if retry:
-            again = solve_batch_jax([lines[idx[k]][j] for k in retry], options, batch=batch)
-            for k, sp in zip(retry, again):
-                sps[k] = sp
         for k, i in enumerate(idx):
             out[i][j] = sps[k]
             if sps[k].converged:
