@@ -9,7 +9,8 @@ One interface, three back ends::
 * ``serial``: in this process, in order (debugging, tiny sweeps).
 * ``processes`` (default): local worker processes (``concurrent.futures.ProcessPoolExecutor``,
   started with 'spawn' so that no thread state of the parent, e.g. JAX's, is forked).
-  Each worker runs with one BLAS / OpenMP / XLA thread: the parallelism is across tasks.
+  Each worker runs with one BLAS / OpenMP thread: the parallelism is across tasks.  (XLA_FLAGS
+  are left alone: they enter JAX's compilation-cache key, and workers should reuse the parent's cache.)
 * ``dask``: a Dask distributed cluster.  Without an address a ``LocalCluster`` with ``workers``
   single-threaded worker processes is started (and closed at the end); with
   ``scheduler='tcp://HOST:PORT'`` tasks go to an existing scheduler.
@@ -48,7 +49,6 @@ WORKER_ENV = {
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
     "OPENBLAS_NUM_THREADS": "1",
-    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false",
 }
 
 

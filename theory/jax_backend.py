@@ -594,8 +594,8 @@ def _compiled(st: _Static, vmapped: bool):
     if fn is None:
         nodes = _nodes(st)
 
-        def one(p, x0):
-            return _solve_one(st, p, x0, nodes)
+        def one(pvec, x0):  # the parameters travel as one vector (one transfer per call)
+            return _solve_one(st, {k: pvec[j] for j, k in enumerate(_PARAMS)}, x0, nodes)
 
         fn = jax.jit(jax.vmap(one) if vmapped else one)
         _COMPILED[(st, vmapped)] = fn
@@ -655,10 +655,11 @@ def _run_group(st: _Static, items: list[tuple[int, Setting, tuple | None, State 
     if batch <= 1:
         fn = _compiled(st, False)
         for i, s, fx, init in items:
-            p = {k: jnp.asarray(v, dtype=float) for k, v in _params(s, fx).items()}
+            p = _params(s, fx)
             t0 = time.perf_counter()
-            r = jax.device_get(fn(p, jnp.asarray(init.to_solver() if init is not None else cold)))
-            out[i] = _saddle_point(s, r, float(p["alpha"]), time.perf_counter() - t0, st.order)
+            r = jax.device_get(fn(np.array([p[k] for k in _PARAMS], dtype=float),
+                                  init.to_solver() if init is not None else cold))
+            out[i] = _saddle_point(s, r, p["alpha"], time.perf_counter() - t0, st.order)
         return
     fn = _compiled(st, True)
     for start in range(0, len(items), batch):
@@ -666,7 +667,7 @@ def _run_group(st: _Static, items: list[tuple[int, Setting, tuple | None, State 
         size = _pad(len(chunk), batch)
         padded = chunk + [chunk[-1]] * (size - len(chunk))
         ps = [_params(s, fx) for _, s, fx, _ in padded]
-        p = {k: jnp.asarray(np.array([q[k] for q in ps], dtype=float)) for k in _PARAMS}
+        p = np.array([[q[k] for k in _PARAMS] for q in ps], dtype=float)
         x0 = np.stack([init.to_solver() if init is not None else cold for _, _, _, init in padded])
         t0 = time.perf_counter()
         r = jax.device_get(fn(p, jnp.asarray(x0)))
