@@ -12,7 +12,7 @@ export MPLBACKEND ?= Agg
 $(BIN)/kdscope: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q -U pip setuptools wheel
-	$(BIN)/pip install -q -e ".[dev,torch,dask]"
+	$(BIN)/pip install -q -e ".[dev,torch,dask,jax]"
 	touch $@
 
 setup: $(BIN)/kdscope
