@@ -125,6 +125,16 @@ def test_dask_local_cluster_sweep(tmp_path):
     assert np.array_equal(df["eps_t"].to_numpy(), ref["eps_t"].to_numpy())
 
 
+
+def test_dask_existing_scheduler(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    spec = SweepSpec.from_dict(_spec(base=dict(rho=0.2), grid=dict(lam_t=[0.05], alpha=[1.0, 3.0])))
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cl:
+        df = sweep(spec, store=ResultStore(tmp_path), executor="dask", scheduler=cl.scheduler_address, progress=False)
+    assert df.attrs["sweep"]["computed"] == 2 and cl.scheduler_address in df.attrs["sweep"]["executor"]
+    assert (df["converged"] == True).all()  # noqa: E712
+
+
 def test_executor_factory_and_unordered_map():
     with make_executor("serial") as ex:
         assert isinstance(ex, SerialExecutor)
