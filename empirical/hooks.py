@@ -16,23 +16,44 @@ import torch
 from torch import nn
 
 
+class UnknownLayerError(LookupError):
+    """A dotted module path does not name a submodule of the model.
+
+    Paths are those of ``model.named_modules()`` (e.g. ``"layer2.0.conv1"``;
+    sequential children are numbered ``"0"``, ``"1"``, ...).  The message lists
+    the closest existing names, so a typo or a renamed block shows at once.
+    """
+
+
+def module_names(model: nn.Module) -> list[str]:
+    """Dotted paths of every submodule of ``model``, in registration order (the root excluded)."""
+    return [name for name, _ in model.named_modules() if name]
+
+
 def resolve_module(model: nn.Module, path: str) -> nn.Module:
     """The submodule of ``model`` at dotted ``path``.
 
     Raises
     ------
-    KeyError
-        If no such module exists; the message lists the closest module names.
+    UnknownLayerError
+        If ``path`` names no submodule; the message gives up to five nearest
+        names by ``difflib`` similarity (or the first names when none is close).
     """
     modules = dict(model.named_modules())
-    if path in modules and path != "":
+    if path and path in modules:
         return modules[path]
-    names = [n for n in modules if n]
-    close = difflib.get_close_matches(path, names, n=5, cutoff=0.3)
-    raise KeyError(
-        f"{type(model).__name__} has no module {path!r}; nearest names: {close or names[:8]}. "
-        "Module paths are dotted attribute names as listed by model.named_modules()."
+    names = module_names(model)
+    close = difflib.get_close_matches(path, names, n=5, cutoff=0.5)
+    if close:
+        hint = "nearest existing names: " + ", ".join(repr(c) for c in close)
+    else:
+        shown = ", ".join(repr(c) for c in names[:8]) + (", ..." if len(names) > 8 else "")
+        hint = f"no close match; the model's {len(names)} modules begin with: {shown}"
+    raise UnknownLayerError(
+        f"{type(model).__name__} has no submodule {path!r}; {hint}. "
+        "Paths are those of model.named_modules()."
     )
+
 
 
 @contextmanager

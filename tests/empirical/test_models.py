@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from kdscope.empirical.hooks import capture, resolve_module
+from kdscope.empirical.hooks import UnknownLayerError, capture, resolve_module
 from kdscope.empirical.models import ARCHITECTURES, build_model, count_parameters, layer_paths
 from kdscope.empirical.registry import ConfigError
 
@@ -57,9 +57,9 @@ def test_capture_returns_module_outputs_and_removes_hooks():
 
 def test_unknown_path_names_nearest_modules():
     model = build_model("resnet", 4, 8, 10)
-    with pytest.raises(KeyError, match="stage2.0.conv1"):
+    with pytest.raises(UnknownLayerError, match="stage2.0.conv1"):
         resolve_module(model, "stage2.0.conv")
-    with pytest.raises(KeyError):
+    with pytest.raises(UnknownLayerError):
         with capture(model, ["stem", "nonexistent"]):
             pass
     assert all(not m._forward_hooks for m in model.modules())
