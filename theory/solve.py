@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from functools import lru_cache
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,6 +73,12 @@ class SolverOptions:
     bound: float = 1e8
 
 
+@lru_cache(maxsize=None)
+def _tril(K: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """np.tril_indices(K, k), cached: the iteration packs and unpacks states thousands of times."""
+    return np.tril_indices(K, k)
+
+
 @dataclass(frozen=True)
 class State:
     """Order parameters of a chain of K learners: m, b (K,), Q (K, K), V (K, K) lower triangular."""
@@ -83,12 +90,12 @@ class State:
 
     def pack(self) -> np.ndarray:
         K = len(self.m)
-        il = np.tril_indices(K)
+        il = _tril(K, 0)
         return np.concatenate([self.m, self.Q[il], self.V[il], self.b])
 
     @classmethod
     def unpack(cls, x: np.ndarray, K: int) -> "State":
-        il = np.tril_indices(K)
+        il = _tril(K, 0)
         n = len(il[0])
         m = x[:K]
         Q = np.zeros((K, K))
@@ -106,7 +113,7 @@ class State:
         coordinates the growth is additive and Anderson mixing stays well conditioned.
         """
         K = len(self.m)
-        il = np.tril_indices(K, -1)
+        il = _tril(K, -1)
         dq = np.sqrt(np.diag(self.Q))
         dv = np.sqrt(np.diag(self.V))
         return np.concatenate([
@@ -116,7 +123,7 @@ class State:
 
     @classmethod
     def from_solver(cls, y: np.ndarray, K: int) -> "State":
-        il = np.tril_indices(K, -1)
+        il = _tril(K, -1)
         n = len(il[0])
         qd, vd = np.exp(y[:K]), np.exp(y[K:2 * K])
         dq, dv = np.sqrt(qd), np.sqrt(vd)
@@ -190,7 +197,7 @@ def frozen_mask(K: int) -> np.ndarray:
     The saddle-point equations are triangular in the chain order: learner k's
     row (m_k, Q_kj, V_kj for j <= k, b_k) never depends on later learners.
     """
-    il = np.tril_indices(K, -1)
+    il = _tril(K, -1)
     own = np.arange(K) < K - 1
     return np.concatenate([own, own, own, own, il[0] < K - 1, il[0] < K - 1])
 
@@ -236,7 +243,7 @@ def _fixed_point_map(s: Setting, losses, measure, alpha, lam, fixed, frozen: np.
 def _valid(K):
     def ok(y):
         # |cosines| and correlations must stay below 1 for a positive semi-definite Q
-        il = len(np.tril_indices(K, -1)[0])
+        il = len(_tril(K, -1)[0])
         return bool(np.all(np.abs(y[4 * K:4 * K + il]) <= 1.0) and np.all(np.abs(y[2 * K:3 * K]) <= 1.0 + 1e-12)
                     and np.all(y[:2 * K] < 700))
     return ok
