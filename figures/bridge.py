@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 from .style import BASELINE_LABELS, BASELINE_STYLE_BY_COLUMN, COLORS
 
-__all__ = ["plot_bridge", "bridge_caption"]
+__all__ = ["plot_bridge", "bridge_caption", "plot_learning_curves"]
 
 _NAMES = {"t": "teacher", "s": "student"}
 _REQUIRED = ("kind", "alpha", "delta", "rho")
@@ -111,4 +111,52 @@ def plot_bridge(table: pd.DataFrame, *, learners=("t", "s"), show_gauss: bool = 
         ax.set_title(title, fontsize=8)
     elif caption:
         ax.set_title(bridge_caption(table), fontsize=7)
+    return fig
+
+
+def plot_learning_curves(table: pd.DataFrame, *, metric: str = "test_acc_best", teachers: bool = True,
+                         ax: plt.Axes | None = None, title: str | None = None) -> Figure:
+    """Test accuracy vs training-set fraction, one line (mean, one-std band) per learner.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Columns ``learner, train_fraction, is_teacher, <metric>_mean, <metric>_std`` (one row per
+        learner and fraction; ``kdscope.empirical.bridge.curves.learning_curve_table``).
+    metric : column stem ('test_acc_best' or 'test_acc_last').
+    teachers : also draw the learners on the teacher's architecture (dashed, gid 'teacher').
+    ax, title : as usual.
+
+    Returns
+    -------
+    matplotlib.figure.Figure (students' lines have gid 'student').
+    """
+    mean, std = f"{metric}_mean", f"{metric}_std"
+    missing = [c for c in ("learner", "train_fraction", "is_teacher", mean, std) if c not in table.columns]
+    if missing:
+        raise ValueError(f"plot_learning_curves: table lacks columns {missing}.")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.6, 4.0), layout="constrained")
+    else:
+        fig = ax.figure
+    i = 0
+    for name, g in table.groupby("learner", sort=False):
+        g = g.sort_values("train_fraction")
+        teacher = bool(g["is_teacher"].iloc[0])
+        if teacher and not teachers:
+            continue
+        color = "0.45" if teacher else COLORS[i % len(COLORS)]
+        i += 0 if teacher else 1
+        (line,) = ax.plot(g["train_fraction"], g[mean], marker="o", color=color,
+                          linestyle="--" if teacher else "-", label=str(name))
+        line.set_gid("teacher" if teacher else "student")
+        s = g[std].fillna(0.0).to_numpy()
+        ax.fill_between(g["train_fraction"], g[mean] - s, g[mean] + s, color=color, alpha=0.12, linewidth=0)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_xlabel("training-set fraction")
+    ax.set_ylabel("test accuracy")
+    ax.legend(fontsize=7)
+    if title is not None:
+        ax.set_title(title, fontsize=8)
     return fig

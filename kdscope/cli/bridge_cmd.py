@@ -13,7 +13,12 @@ the theory at the fitted parameters and writes, under OUT (default
 
 Without ``--config`` the defaults of ``BridgeConfig`` apply; ``--quick`` then uses
 :data:`QUICK` (a small d, three alphas, four seeds: seconds).  Options given on the
-command line override the file.  Registers itself on the ``empirical`` sub-app.
+command line override the file.
+
+``kdscope empirical bridge-curves [CONFIG] [--quick]`` runs a deep-network experiment
+with a grid over ``data.train_fraction`` (default ``experiments/bridge_curves.yaml``) and
+draws student accuracy vs training fraction (``learning_curves.parquet``,
+``figure_learning_curves.png``).  Both register on the ``empirical`` sub-app.
 """
 
 from __future__ import annotations
@@ -128,3 +133,50 @@ def _save_figure(table, out_dir: Path) -> None:
         for ext in ("png", "pdf"):
             fig.savefig(out_dir / f"figure_bridge.{ext}")
     plt.close(fig)
+
+
+@empirical_app.command("bridge-curves")
+def bridge_curves(
+    config: Path = typer.Argument(Path("experiments/bridge_curves.yaml"),
+                                  help="Experiment with a grid over data.train_fraction."),
+    quick: bool = typer.Option(False, "--quick", help="Apply the file's quick: block."),
+    out: Path | None = typer.Option(None, "--out", help="Run folder (default kdscope-out/empirical/NAME[-quick])."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="Folder with the data set's files."),
+    threads: int = typer.Option(1, "--threads", min=1, help="torch CPU threads."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."),
+) -> None:
+    """Deep-net learning curves: student accuracy vs training fraction, alone / weight decay / KD."""
+    import matplotlib.pyplot as plt
+    import torch
+
+    from kdscope.empirical.bridge import learning_curve_table
+    from kdscope.empirical.config import load_experiment
+    from kdscope.empirical.data import DatasetNotFoundError
+    from kdscope.empirical.registry import ConfigError
+    from kdscope.empirical.runner import run_experiment
+    from kdscope.figures.bridge import plot_learning_curves
+    from kdscope.figures.style import paper_style
+
+    try:
+        cfg = load_experiment(config, quick=quick)
+        if "data.train_fraction" not in cfg.grid:
+            raise ConfigError(f"{config.name}: bridge-curves needs a 'grid' over 'data.train_fraction'.")
+    except ConfigError as exc:
+        _fail(str(exc), debug, exc)
+    torch.set_num_threads(threads)
+    out_dir = out if out is not None else DEFAULT_OUT / (cfg.name + ("-quick" if quick else ""))
+    try:
+        result = run_experiment(cfg, out_dir, data_dir=data_dir, quick=quick, progress=progress, echo=typer.echo)
+    except DatasetNotFoundError as exc:
+        _fail(str(exc), debug, exc)
+    table = learning_curve_table(result.summary, cfg)
+    table.to_parquet(out_dir / "learning_curves.parquet", index=False)
+    with paper_style():
+        fig = plot_learning_curves(table, title=f"{cfg.name}: {cfg.data.dataset}, {len(cfg.seeds)} seeds")
+        for ext in ("png", "pdf"):
+            fig.savefig(out_dir / f"figure_learning_curves.{ext}")
+    plt.close(fig)
+    cols = ["learner", "train_fraction", "test_acc_best_mean", "test_acc_best_std"]
+    typer.echo(table[cols].round(4).to_string(index=False))
+    typer.echo(f"table: {out_dir / 'learning_curves.parquet'}   wall time: {result.seconds:.1f} s")

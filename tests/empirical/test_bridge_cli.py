@@ -86,3 +86,33 @@ def test_cli_rejects_bad_classes(tmp_path):
                                    "--out", str(tmp_path)])
     assert res.exit_code == 2
     assert "'classes'" in res.output
+
+
+def test_learning_curve_table_and_figure():
+    from kdscope.empirical.bridge import learning_curve_table
+    from kdscope.empirical.config import parse_experiment
+    from kdscope.figures.bridge import plot_learning_curves
+
+    cfg = parse_experiment({
+        "name": "lc", "seeds": [0], "data": {"dataset": "digits"}, "grid": {"data.train_fraction": [0.2, 1.0]},
+        "models": {"big": {"arch": "cnn", "width": 8, "depth": 2}, "small": {"arch": "cnn", "width": 4, "depth": 1}},
+        "teacher": {"model": "big"}, "train": {"epochs": 1},
+        "students": [{"name": "alone", "model": "small"}, {"name": "kd", "model": "small", "xi": 0.9}]})
+    summary = pd.DataFrame({"condition": ["train_fraction=0.2", "train_fraction=1.0"] * 3,
+                            "learner": ["teacher"] * 2 + ["alone"] * 2 + ["kd"] * 2,
+                            "test_acc_best_mean": [0.9, 0.95, 0.6, 0.8, 0.65, 0.85],
+                            "test_acc_best_std": [0.01] * 6})
+    table = learning_curve_table(summary, cfg)
+    assert sorted(set(table["train_fraction"])) == [0.2, 1.0]
+    assert table.loc[table["learner"] == "teacher", "is_teacher"].all()
+    assert not table.loc[table["learner"] != "teacher", "is_teacher"].any()
+    fig = plot_learning_curves(table)
+    (ax,) = fig.axes
+    assert len(_gids(ax, "student")) == 2 and len(_gids(ax, "teacher")) == 1
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["alone", "kd", "teacher"]
+    plt.close(fig)
+    fig = plot_learning_curves(table, teachers=False)
+    assert not _gids(fig.axes[0], "teacher")
+    plt.close(fig)
+    with pytest.raises(ValueError, match="train_fraction"):
+        learning_curve_table(summary, cfg.__class__(**{**cfg.__dict__, "grid": {}}))
