@@ -139,21 +139,26 @@ def plot_learning_curves(table: pd.DataFrame, *, metric: str = "test_acc_best", 
         fig, ax = plt.subplots(figsize=(5.6, 4.0), layout="constrained")
     else:
         fig = ax.figure
-    i = 0
+    i = j = 0
     for name, g in table.groupby("learner", sort=False):
         g = g.sort_values("train_fraction")
         teacher = bool(g["is_teacher"].iloc[0])
         if teacher and not teachers:
             continue
-        color = "0.45" if teacher else COLORS[i % len(COLORS)]
-        i += 0 if teacher else 1
-        (line,) = ax.plot(g["train_fraction"], g[mean], marker="o", color=color,
-                          linestyle="--" if teacher else "-", label=str(name))
+        if teacher:
+            color, style, marker = ("0.2", "0.45", "0.65")[j % 3], ("--", ":", "-.")[j % 3], "s"
+            j += 1
+        else:
+            color, style, marker = COLORS[i % len(COLORS)], "-", "o"
+            i += 1
+        (line,) = ax.plot(g["train_fraction"], g[mean], marker=marker, color=color, linestyle=style, label=str(name))
         line.set_gid("teacher" if teacher else "student")
         s = g[std].fillna(0.0).to_numpy()
         ax.fill_between(g["train_fraction"], g[mean] - s, g[mean] + s, color=color, alpha=0.12, linewidth=0)
     ax.set_xscale("log")
+    ax.set_xticks(sorted(set(table["train_fraction"])))
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.set_xlabel("training-set fraction")
     ax.set_ylabel("test accuracy")
     ax.legend(fontsize=7)
