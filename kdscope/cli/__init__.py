@@ -18,11 +18,7 @@ _COMMAND_MODULES = (
 )
 
 for _name in _COMMAND_MODULES:
-    try:
-        importlib.import_module(f"kdscope.cli.{_name}")
-    except ModuleNotFoundError as exc:  # a command module not written yet
-        if exc.name != f"kdscope.cli.{_name}":
-            raise
+    importlib.import_module(f"kdscope.cli.{_name}")
 
 
 def main() -> None:
