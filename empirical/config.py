@@ -328,27 +328,40 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
-def parse_experiment(raw: Any, *, quick: bool = False, source: str = "config") -> ExperimentConfig:
-    """Validate the plain-data experiment ``raw`` (with its optional ``quick:`` block)."""
+def parse_config(cls, raw: Any, *, quick: bool = False, source: str = "config", what: str = "an experiment file"):
+    """Validate plain data ``raw`` into the frozen dataclass ``cls``, applying its ``quick:`` block if asked.
+
+    Both the full and the quick variant are validated, so an error in either is reported at once.
+    """
     if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: an experiment file must be a mapping; got {type(raw).__name__}.")
+        raise ConfigError(f"{source}: {what} must be a mapping; got {type(raw).__name__}.")
     raw = dict(raw)
     quick_block = raw.pop("quick", None) or {}
     if not isinstance(quick_block, dict):
         raise ConfigError(f"{source}: 'quick' must be a mapping of overrides; got {quick_block!r}.")
     try:
-        full = from_dict(ExperimentConfig, raw)
-        fast = from_dict(ExperimentConfig, _merge(raw, quick_block))
+        full = from_dict(cls, raw)
+        fast = from_dict(cls, _merge(raw, quick_block))
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
     return fast if quick else full
 
 
-def load_experiment(path: str | Path, *, quick: bool = False) -> ExperimentConfig:
-    """Read and validate ``experiments/NAME.yaml``; ``quick=True`` applies its ``quick:`` block."""
+def load_config(cls, path: str | Path, *, quick: bool = False, what: str = "experiment file"):
+    """Read a YAML file with a safe loader and validate it into ``cls`` (see :func:`parse_config`)."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"experiment file {str(path)!r} does not exist.")
+        raise ConfigError(f"{what} {str(path)!r} does not exist.")
     with open(path) as fh:
         raw = yaml.safe_load(fh)
-    return parse_experiment(raw, quick=quick, source=path.name)
+    return parse_config(cls, raw, quick=quick, source=path.name, what=f"a {what}")
+
+
+def parse_experiment(raw: Any, *, quick: bool = False, source: str = "config") -> ExperimentConfig:
+    """Validate the plain-data experiment ``raw`` (with its optional ``quick:`` block)."""
+    return parse_config(ExperimentConfig, raw, quick=quick, source=source, what="an experiment file")
+
+
+def load_experiment(path: str | Path, *, quick: bool = False) -> ExperimentConfig:
+    """Read and validate ``experiments/NAME.yaml``; ``quick=True`` applies its ``quick:`` block."""
+    return load_config(ExperimentConfig, path, quick=quick, what="experiment file")

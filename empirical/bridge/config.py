@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 
-from kdscope.empirical.config import from_dict, to_dict
+from kdscope.empirical.config import from_dict, load_config, parse_config, to_dict
 from kdscope.empirical.registry import ConfigError
 from kdscope.theory import Setting
 from kdscope.theory.constraints import Choice, Flag, Interval
@@ -114,33 +113,11 @@ class BridgeConfig:
         return to_dict(self)
 
 
-def _merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def parse_bridge(raw: Any, *, quick: bool = False, source: str = "config") -> BridgeConfig:
     """Validate a plain-data bridge experiment (with an optional ``quick:`` block of overrides)."""
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: a bridge experiment file must be a mapping; got {type(raw).__name__}.")
-    raw = dict(raw)
-    quick_block = raw.pop("quick", None) or {}
-    if not isinstance(quick_block, dict):
-        raise ConfigError(f"{source}: 'quick' must be a mapping of overrides; got {quick_block!r}.")
-    try:
-        full = from_dict(BridgeConfig, raw)
-        fast = from_dict(BridgeConfig, _merge(raw, quick_block))
-    except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
-    return fast if quick else full
+    return parse_config(BridgeConfig, raw, quick=quick, source=source, what="a bridge experiment file")
 
 
 def load_bridge(path: str | Path, *, quick: bool = False) -> BridgeConfig:
     """Read and validate ``experiments/bridge*.yaml``; ``quick=True`` applies its ``quick:`` block."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"bridge experiment file {str(path)!r} does not exist.")
-    with open(path) as fh:
-        return parse_bridge(yaml.safe_load(fh), quick=quick, source=path.name)
+    return load_config(BridgeConfig, path, quick=quick, what="bridge experiment file")
