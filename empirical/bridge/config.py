@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
 from kdscope.empirical.config import from_dict, load_config, parse_config, to_dict
 from kdscope.empirical.registry import ConfigError
 from kdscope.theory import Setting
