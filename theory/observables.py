@@ -10,7 +10,6 @@ import math
 
 import numpy as np
 from scipy.special import ndtr
-from scipy.stats import multivariate_normal
 
 
 def gaussian_tail(x):
@@ -81,4 +80,6 @@ def _orthant(mean, cov):
     if abs(r) > 1 - 1e-8:  # (nearly) identical fields: the degenerate orthant formula
         u = mean / sd
         return float(ndtr(min(u)) if r > 0 else max(0.0, ndtr(u[0]) + ndtr(u[1]) - 1.0))
+    from scipy.stats import multivariate_normal  # imported here: scipy.stats costs ~1 s at CLI start-up
+
     return float(multivariate_normal(mean=[0, 0], cov=[[1, r], [r, 1]], allow_singular=True).cdf(mean / sd))
