@@ -476,28 +476,26 @@ def _plan(spec: SweepSpec, settings: list[Setting], store: ResultStore, backend:
         for i, s in enumerate(settings):
             k, task = _derived_task(name, s, opts)
             keys[name][i] = k
-            if k in seen:
-                continue
-            seen.add(k)
-            if store.has(k):
-                plan.cached += 1
-            else:
-                plan.tasks.append((task[0], k) + task[1:])
-                plan.sizes.append(1)
+            _plan_point(plan, seen, store, k, (task[0], k) + task[1:])
     if spec.simulate is not None:
         sim = spec.simulate
         for i, s in enumerate(settings):
             k = point_key(s, "sim", d=int(sim.d), seeds=list(sim.seeds) if isinstance(sim.seeds, tuple) else sim.seeds)
             keys["sim"][i] = k
-            if k in seen:
-                continue
-            seen.add(k)
-            if store.has(k):
-                plan.cached += 1
-            else:
-                plan.tasks.append(("sim", k, s, sim.d, sim.seeds))
-                plan.sizes.append(1)
+            _plan_point(plan, seen, store, k, ("sim", k, s, sim.d, sim.seeds))
     return keys, plan
+
+
+def _plan_point(plan, seen: set, store, key: str, task: tuple) -> None:
+    """Add a one-point task unless its key was already planned or is in the store (then count it cached)."""
+    if key in seen:
+        return
+    seen.add(key)
+    if store.has(key):
+        plan.cached += 1
+    else:
+        plan.tasks.append(task)
+        plan.sizes.append(1)
 
 
 def sweep(spec: SweepSpec | Mapping | str | os.PathLike, *, store: ResultStore | str | os.PathLike | None = None,
