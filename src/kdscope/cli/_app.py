@@ -1,4 +1,6 @@
-"""The typer application object shared by the command modules."""
+"""The typer application object shared by the command modules (with ``kdscope --version``)."""
+
+from typing import Optional
 
 import typer
 
@@ -9,3 +11,19 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from kdscope import __version__
+
+        typer.echo(f"kdscope {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Optional[bool] = typer.Option(None, "--version", callback=_print_version, is_eager=True,
+                                           help="Print the kdscope version and exit."),
+) -> None:
+    """Statistical physics of knowledge distillation: theory, simulations, experiments, figures."""
