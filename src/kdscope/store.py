@@ -25,28 +25,24 @@ Guarantees:
 
 from __future__ import annotations
 
-import errno
 import json
 import math
 import os
-import socket
 import tempfile
 import time
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
+from kdscope.claims import STALE_CLAIM_SECONDS, Claims, pid_alive
 from kdscope.keys import kind_of, point_key
 
-__all__ = ["ResultStore", "StoreWarning", "point_key", "write_table", "atomic_write", "META_COLUMNS"]
+__all__ = ["STALE_CLAIM_SECONDS", "ResultStore", "StoreWarning", "point_key", "write_table", "atomic_write", "META_COLUMNS"]
 
 META_COLUMNS = ("key", "kind", "kdscope_version", "timestamp")
 #: A temporary file of a dead process (or any older than an hour) is removed when a store is opened.
 STALE_TMP_SECONDS = 3600.0
-#: A claim older than this (six hours) is ignored even when its process may live on another host.
-STALE_CLAIM_SECONDS = 6 * 3600.0
 _POINTS, _TABLE, _CLAIMS, _CORRUPT = "points", "table.parquet", "claims", "corrupt"
-_HOST = socket.gethostname()
 
 
 class StoreWarning(UserWarning):
@@ -102,16 +98,6 @@ def _plain(v: Any) -> Any:
     return v
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # pragma: no cover - exists, owned by someone else
-        return True
-    return True
-
-
 class ResultStore:
     """A folder of Parquet point files keyed by computation (see the module docstring).
 
@@ -134,7 +120,7 @@ class ResultStore:
         if self.root.exists() and not self.root.is_dir():
             raise NotADirectoryError(f"ResultStore: {str(self.root)!r} is a file, not a folder.")
         self._table_cache: tuple[float, dict[str, dict]] | None = None
-        self._claims: set[str] = set()
+        self._claim_folder = Claims(self.root / _CLAIMS)
         self.clean_stale_tmp()
 
     # ----------------------------------------------------------------- paths
@@ -263,7 +249,7 @@ class ResultStore:
                     continue
                 parts = p.name.rsplit(".", 3)
                 pid = int(parts[1]) if len(parts) == 4 and parts[1].isdigit() else None
-                dead = pid is not None and pid != os.getpid() and not _pid_alive(pid)
+                dead = pid is not None and pid != os.getpid() and not pid_alive(pid)
                 if dead or age > STALE_TMP_SECONDS or (pid is None and age > 60.0):
                     p.unlink(missing_ok=True)
                     removed.append(p)
@@ -304,80 +290,26 @@ class ResultStore:
             return None
 
     # ------------------------------------------------------------- claims
-    def _claim_path(self, key: str) -> Path:
-        self._point_path(key)  # validates the key
-        return self.claims_dir / f"{key}.claim"
-
     def claim(self, key: str) -> bool:
-        """Claim ``key`` for computation by this process: True if it is ours now, False if another live one has it.
-
-        The claim is a file created with ``O_EXCL`` holding this process's pid, host and the time.
-        A claim left by a dead process on this host (or older than :data:`STALE_CLAIM_SECONDS`) is
-        taken over.  Release it with :meth:`release` once the point is stored (or failed).
-        """
-        path = self._claim_path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(3):
-            try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, _file_mode())
-            except FileExistsError:
-                owner = self.claim_owner(key)
-                if owner is not None and owner.get("pid") == os.getpid() and owner.get("host") == _HOST:
-                    self._claims.add(key)
-                    return True
-                if owner is not None and not self._stale(owner):
-                    return False
-                path.unlink(missing_ok=True)  # stale: take it over
-                continue
-            with os.fdopen(fd, "w") as fh:
-                json.dump({"pid": os.getpid(), "host": _HOST, "time": time.time()}, fh)
-            self._claims.add(key)
-            return True
-        return False
+        """Claim ``key`` for computation by this process (see :class:`kdscope.claims.Claims`): False if taken."""
+        self._point_path(key)  # validates the key
+        return self._claim_folder.claim(key)
 
     def claim_owner(self, key: str) -> dict | None:
-        """The claim of ``key`` ({'pid', 'host', 'time'}), {} while being written, or None when unclaimed."""
-        path = self._claim_path(key)
-        try:
-            text = path.read_text()
-            mtime = path.stat().st_mtime
-        except FileNotFoundError:
-            return None
-        try:
-            owner = json.loads(text)
-            return owner if isinstance(owner, dict) else {"time": mtime}
-        except ValueError:
-            return {"time": mtime, "partial": True}
-
-    def _stale(self, owner: dict) -> bool:
-        age = time.time() - float(owner.get("time", 0.0) or 0.0)
-        if owner.get("partial"):
-            return age > 10.0
-        if owner.get("host") == _HOST and isinstance(owner.get("pid"), int):
-            return not _pid_alive(owner["pid"]) or age > STALE_CLAIM_SECONDS
-        return age > STALE_CLAIM_SECONDS
+        """The claim of ``key`` ({'pid', 'host', 'time'}), or None when unclaimed."""
+        return self._claim_folder.owner(key)
 
     def claimed_by_other(self, key: str) -> bool:
         """True while another live process holds the claim of ``key``."""
-        owner = self.claim_owner(key)
-        if owner is None or (owner.get("pid") == os.getpid() and owner.get("host") == _HOST):
-            return False
-        return not self._stale(owner)
+        return self._claim_folder.held_by_other(key)
 
     def release(self, key: str) -> None:
         """Drop this process's claim of ``key`` (no effect when it holds none)."""
-        if key in self._claims:
-            self._claims.discard(key)
-            try:
-                self._claim_path(key).unlink()
-            except OSError as exc:
-                if exc.errno != errno.ENOENT:  # pragma: no cover
-                    raise
+        self._claim_folder.release(key)
 
     def release_all(self) -> None:
         """Drop every claim this store object holds (end of a run, or an interruption)."""
-        for key in list(self._claims):
-            self.release(key)
+        self._claim_folder.release_all()
 
     # -------------------------------------------------------------- helpers
     def _point_files(self) -> list[Path]:
