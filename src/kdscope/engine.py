@@ -65,6 +65,7 @@ def compute(tasks: Iterable, store=None, *, executor: Any = "serial", workers: i
     """
     from kdscope import __version__
 
+    _refuse_in_bootstrapping_worker()
     out = Outcome()
     seen: set[str] = set()
     todo, foreign = [], {}
@@ -98,6 +99,16 @@ def compute(tasks: Iterable, store=None, *, executor: Any = "serial", workers: i
             store.release_all()
     out.executor = runner.description
     return out
+
+
+def _refuse_in_bootstrapping_worker() -> None:
+    """Fail at once in a 'spawn' worker that is importing the main script (an unguarded script's own call)."""
+    import multiprocessing
+
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise RuntimeError("kdscope: a worker process started by executor='processes' is importing the main script, "
+                           "which computes again: put the call under `if __name__ == \"__main__\":` or use "
+                           "executor='serial'.")
 
 
 def _wait_for_others(foreign: dict, store, out: Outcome) -> list:
