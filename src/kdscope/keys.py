@@ -7,7 +7,7 @@ A key names a computation completely and reads like what it is::
     theory-optlam-t__alpha=3,lam_t=opt__a1b2...
 
 Three parts separated by ``__``: the *kind* of computation (letters, digits,
-dashes), a *label* (the Setting fields that differ from their defaults, then
+dashes), a *label* (alpha and the Setting fields that differ from their defaults, then
 the extra parameters such as ``d``; a field left free by an optimisation reads
 ``=opt``), and a 16-hex-digit hash of everything that changes the result.  The
 label is for people (file names of the store's points); the hash alone decides
@@ -32,6 +32,8 @@ __all__ = ["canonical", "point_key", "kind_of", "label_of", "MAX_LABEL"]
 #: Longest label kept in a key (the hash keeps keys unique when a label is cut).
 MAX_LABEL = 96
 _SEP = "__"
+#: Fields always shown in a label (the usual x axis), even at their default value.
+_ALWAYS = ("alpha",)
 
 
 def canonical(value: Any) -> Any:
@@ -79,7 +81,7 @@ def _short(value: Any) -> str:
 
 
 def label_of(setting, free: tuple[str, ...] = (), **params: Any) -> str:
-    """The readable part of a key: non-default Setting fields, then ``params`` (``None`` dropped)."""
+    """The readable part of a key: alpha, the other non-default Setting fields, then ``params`` (``None`` dropped)."""
     defaults = type(setting)()
     parts = []
     for f in dataclasses.fields(setting):
@@ -87,7 +89,7 @@ def label_of(setting, free: tuple[str, ...] = (), **params: Any) -> str:
             parts.append(f"{f.name}=opt")
             continue
         v = getattr(setting, f.name)
-        if canonical(v) != canonical(getattr(defaults, f.name)):
+        if f.name in _ALWAYS or canonical(v) != canonical(getattr(defaults, f.name)):
             parts.append(f"{f.name}={_short(v)}")
     for k in sorted(params):
         v = params[k]
