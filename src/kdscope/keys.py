@@ -10,8 +10,9 @@ Three parts separated by ``__``: the *kind* of computation (letters, digits,
 dashes), a *label* (alpha and the Setting fields that differ from their defaults, then
 the extra parameters such as ``d``; a field left free by an optimisation reads
 ``=opt``), and a 16-hex-digit hash of everything that changes the result.  The
-label is for people (file names of the store's points); the hash alone decides
-identity, so a long label may be shortened without harm.
+label is for people (file names of the store's points) and is derived from the same
+canonical values as the hash, so equal computations get equal keys; a label longer
+than :data:`MAX_LABEL` is cut (the hash keeps such keys apart).
 
 Canonical numbers: the hash sees every number as a float with -0.0 folded into
 0.0, so ``Setting(alpha=2)`` and ``Setting(alpha=2.0)``, or ``lam_t=0``,

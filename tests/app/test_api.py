@@ -197,3 +197,13 @@ def test_script_helpers_are_importable():
                                load_sweep, resolve_backend, sweep, teacher_alone, _jax_setup)
 
     assert callable(sweep) and callable(compute_curve)
+
+
+def test_cli_prints_store_repairs_as_one_line():
+    import warnings
+
+    from kdscope.store import StoreWarning
+
+    assert runner.invoke(app, ["theory", "--rho", "2"]).exit_code == 2
+    assert warnings.formatwarning("point moved aside", StoreWarning, "store.py", 1) == "warning: point moved aside\n"
+    assert "UserWarning" in warnings.formatwarning("other", UserWarning, "x.py", 1)
