@@ -33,6 +33,7 @@ MAX_SWEEP_POINTS = 1_000_000
 MAX_AXIS_POINTS = 100_000
 
 #: Allowed values of the solver options (numerics, not physics).  ``order`` None is the default rule.
+#: The theory's own table (``kdscope.theory.options.OPTION_CONSTRAINTS``) is used when it exists.
 SOLVER_CONSTRAINTS = {
     "order": Interval(4, 1000, integer=True, optional=True),
     "tol": Interval(0.0, 1.0, open_lo=True),
@@ -41,6 +42,12 @@ SOLVER_CONSTRAINTS = {
     "memory": Interval(0, 100, integer=True),
     "bound": Interval(0.0, math.inf, open_lo=True, open_hi=True),
 }
+try:  # one table: the theory's, once it has one
+    from kdscope.theory.options import OPTION_CONSTRAINTS as _THEORY_TABLE
+except ImportError:  # pragma: no cover - depends on the theory version
+    _THEORY_TABLE = None
+if isinstance(_THEORY_TABLE, dict):  # pragma: no cover - depends on the theory version
+    SOLVER_CONSTRAINTS = dict(_THEORY_TABLE)
 
 
 class SolverOptionsError(ValueError):
@@ -74,7 +81,10 @@ def solver_options(values: Mapping[str, Any] | None, where: str = "SolverOptions
     try:
         return SolverOptions(**dict(values))
     except (TypeError, ValueError) as exc:  # the theory's own checks, when it has them
-        raise SolverOptionsError(f"{where}: {exc}") from None
+        msg = str(exc)
+        if msg.startswith("SolverOptions: ") and where != "SolverOptions":
+            msg = msg[len("SolverOptions: "):]
+        raise SolverOptionsError(msg if msg.startswith(where) else f"{where}: {msg}") from None
 
 
 def writable_dir(path: str | os.PathLike, name: str = "--out") -> Path:
