@@ -239,10 +239,10 @@ class ResultStore:
         """Remove temporary files of writers that died (or any older than :data:`STALE_TMP_SECONDS`)."""
         removed = []
         now = time.time()
-        for folder in (self.points_dir, self.root):
+        for folder, pattern in ((self.points_dir, ".*.tmp"), (self.root, f".{Path(_TABLE).stem}.*.tmp")):
             if not folder.is_dir():
                 continue
-            for p in folder.glob(".*.tmp"):
+            for p in folder.glob(pattern):
                 try:
                     age = now - p.stat().st_mtime
                 except FileNotFoundError:

@@ -232,3 +232,14 @@ def test_two_writers_on_one_store_compute_each_point_once(tmp_path):
     assert sum(c[0] for c in counts) == 15                    # each point computed by exactly one writer
     assert all(c[0] + c[1] == 15 and c[2] == 15 for c in counts)
     assert len(list((tmp_path / "store" / "points").glob("*.parquet"))) == 15
+
+
+def test_only_the_store_s_own_tmp_files_are_cleaned(tmp_path):
+    store = ResultStore(tmp_path)
+    store.put({"eps_t": 0.1}, "theory__a__0123456789abcdef")
+    mine = tmp_path / f".table.{_dead_pid()}.abc.tmp"
+    theirs = tmp_path / f".notes.{_dead_pid()}.abc.tmp"             # not a file the store writes
+    for p in (mine, theirs):
+        p.write_bytes(b"x")
+    ResultStore(tmp_path)
+    assert not mine.exists() and theirs.exists()
