@@ -17,7 +17,10 @@ labels 1 and 0 and weights p_t, 1 - p_t), at tol = 1e-8 and at sklearn's default
 
 Targets: 100 x 100 diagram <= 10 min on 2 cores; simulation faster than the sklearn loop.
 
+Store: a 20 x 20 K = 1 sweep, then the same sweep again with every point cached (the cost of the store itself).
+
 Usage: python benchmarks/bench_sweeps.py [--workers 2] [--full] [--skip-jax] [--skip-sims] [--skip-phase]
+       [--skip-store]
 """
 
 from __future__ import annotations
@@ -137,6 +140,32 @@ def bench_sims(d: int, seeds: int) -> None:
               f"{'kdscope faster' if t_kd < t_sk else 'sklearn faster'}")
 
 
+def bench_store(n_alpha: int = 20, n_lam: int = 20) -> None:
+    """The store's own cost: a repeated sweep (every point cached) and the claim / write path per computed point."""
+    from kdscope.store import ResultStore
+    from kdscope.sweep import SweepSpec, sweep
+
+    spec = SweepSpec.from_dict(dict(name="bench_store", base=dict(rho=0.2),
+                                    grid=dict(lam_t=list(np.geomspace(1e-2, 1.0, n_lam)),
+                                              alpha=list(np.geomspace(0.5, 8.0, n_alpha)))))
+    n = n_alpha * n_lam
+    print(f"Result store: a {n_lam} x {n_alpha} K = 1 sweep (serial), then the same sweep again (all cached)")
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        sweep(spec, store=ResultStore(tmp), progress=False)
+        t_first = time.perf_counter() - t0
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            df = sweep(spec, store=ResultStore(tmp), progress=False)
+            times.append(time.perf_counter() - t0)
+        assert df.attrs["sweep"]["computed"] == 0
+    t_cached = float(np.median(times))
+    print(f"  first run {t_first:6.2f} s ({1e3 * t_first / n:.1f} ms/point incl. solve, claim and atomic write); "
+          f"repeated run {t_cached:5.2f} s ({1e3 * t_cached / n:.2f} ms/point, median of 3; target: costs nothing "
+          f"next to solving, ratio {t_cached / t_first:4.2f})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, default=2)
@@ -144,6 +173,7 @@ def main() -> None:
     ap.add_argument("--skip-jax", action="store_true")
     ap.add_argument("--skip-sims", action="store_true")
     ap.add_argument("--skip-phase", action="store_true")
+    ap.add_argument("--skip-store", action="store_true")
     ap.add_argument("--d", type=int, default=1000)
     ap.add_argument("--seeds", type=int, default=10)
     args = ap.parse_args()
@@ -152,6 +182,8 @@ def main() -> None:
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
     if not args.skip_phase:
         bench_phase(args.workers, args.full, args.skip_jax)
+    if not args.skip_store:
+        bench_store()
     if not args.skip_sims:
         bench_sims(args.d, args.seeds)
 

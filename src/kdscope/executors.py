@@ -7,10 +7,13 @@ One interface, three back ends::
             store(result)            # stored at once: an interrupted run keeps it
 
 * ``serial``: in this process, in order (debugging, tiny sweeps).
-* ``processes`` (default): local worker processes (``concurrent.futures.ProcessPoolExecutor``,
+* ``processes``: local worker processes (``concurrent.futures.ProcessPoolExecutor``,
   started with 'spawn' so that no thread state of the parent, e.g. JAX's, is forked).
   Each worker runs with one BLAS / OpenMP thread: the parallelism is across tasks.  (XLA_FLAGS
   are left alone: they enter JAX's compilation-cache key, and workers should reuse the parent's cache.)
+  Workers exit when their parent dies (even by ``kill -9``): each watches its parent process.
+  From a script, create this executor under ``if __name__ == "__main__":``: every 'spawn' worker
+  imports the main script, and an unguarded call would start workers from the workers.
 * ``dask``: a Dask distributed cluster.  Without an address a ``LocalCluster`` with ``workers``
   single-threaded worker processes is started (and closed at the end); with
   ``scheduler='tcp://HOST:PORT'`` tasks go to an existing scheduler.
@@ -52,9 +55,33 @@ WORKER_ENV = {
 }
 
 
-def _init_worker() -> None:
+#: Seconds between a worker's checks that its parent is alive.
+PARENT_POLL_SECONDS = 0.5
+
+
+def _init_worker(parent: int | None = None) -> None:
+    """Worker start-up: one BLAS thread, and die with the parent (no orphans after a kill -9 of a sweep)."""
     for k, v in WORKER_ENV.items():
         os.environ.setdefault(k, v)
+    if parent is not None:
+        _die_with_parent(parent)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Exit this process as soon as ``parent`` is gone (Linux: PR_SET_PDEATHSIG too; everywhere: a watchdog thread)."""
+    import threading
+
+    def watch() -> None:
+        import time
+
+        while True:
+            if os.getppid() != parent:
+                os._exit(1)
+            time.sleep(PARENT_POLL_SECONDS)
+
+    if os.getppid() != parent:
+        os._exit(1)
+    threading.Thread(target=watch, name="kdscope-parent-watch", daemon=True).start()
 
 
 def default_workers() -> int:
@@ -118,15 +145,22 @@ class ProcessExecutor(AbstractExecutor):
         if self.workers < 1:
             raise ValueError(f"ProcessExecutor: 'workers' must be an integer >= 1; got {workers!r}.")
         ctx = multiprocessing.get_context(start_method)
-        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_init_worker)
+        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_init_worker,
+                                         initargs=(os.getpid(),))
 
     def map_unordered(self, fn, tasks):
         from concurrent.futures import as_completed
+        from concurrent.futures.process import BrokenProcessPool
 
         futures = {self._pool.submit(fn, task): i for i, task in enumerate(tasks)}
         try:
             for fut in as_completed(futures):
                 yield futures[fut], fut.result()
+        except BrokenProcessPool as exc:
+            raise RuntimeError(
+                "executor 'processes': a worker process died before finishing its task. If this ran from a script, "
+                "put the call under `if __name__ == \"__main__\":` (each 'spawn' worker imports the script) or use "
+                "executor='serial'; otherwise a worker may have run out of memory.") from exc
         finally:
             for fut in futures:
                 fut.cancel()

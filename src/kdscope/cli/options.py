@@ -4,8 +4,9 @@ Every Setting field becomes an option of the same name with dashes
 (``lam_t`` -> ``--lam-t``); booleans become ``--tau2-factor/--no-tau2-factor``.
 Each option defaults to None ("not given"), so the Setting's own defaults apply
 and validation happens once, in ``Setting.__post_init__``, with its
-one-sentence messages.  The help text of each option is the field's
-constraint (``CONSTRAINTS[name].describe()``) and its default.
+one-sentence messages.  The help text of each option says what the field
+means (:data:`MEANINGS`, one line per field), then its constraint
+(``CONSTRAINTS[name].describe()``) and its default.
 
 :func:`setting_command` wraps a command function ``f(setting_values, ...)``:
 the wrapper's signature (which typer reads) is f's own parameters plus one
@@ -26,12 +27,38 @@ import typer
 from kdscope.theory.constraints import Choice, Flag, Interval, SettingError
 from kdscope.theory.setting import CONSTRAINTS, Setting
 
-__all__ = ["setting_command", "build_setting", "setting_or_exit", "fail", "json_safe", "EXIT_INVALID",
-           "EXIT_NOT_CONVERGED", "DEBUG_OPTION", "JSON_OPTION", "OUT_OPTION"]
+__all__ = ["setting_command", "build_setting", "setting_or_exit", "store_or_exit", "fail", "json_safe", "EXIT_INVALID",
+           "EXIT_NOT_CONVERGED", "DEBUG_OPTION", "JSON_OPTION", "OUT_OPTION", "MEANINGS"]
 
 EXIT_INVALID = 2
 EXIT_NOT_CONVERGED = 3
 SETTING_PANEL = "Setting (the distillation problem)"
+
+#: What each Setting field means, in one line (DESIGN.md notation); the help text of its option.
+MEANINGS = {
+    "alpha": "samples per dimension n/d (the teacher's, and the students' unless --alpha-s is given)",
+    "delta": "noise variance of each input coordinate (x = y mu/sqrt(d) + sqrt(delta) z)",
+    "rho": "fraction of the class y = +1 (0.5 is balanced)",
+    "theta": "probability that a training label is flipped (label noise; test errors use clean labels)",
+    "eta": "fraction of the input coordinates a student trains (sparse student; 1 is dense)",
+    "lam_t": "ridge strength of the teacher (lambda_T)",
+    "lam_s": "ridge strength of every student (lambda_S)",
+    "xi": "weight of the soft (teacher) term in a student's loss: 0 ordinary training, 1 pure distillation",
+    "tau": "temperature of the kl soft loss (softened teacher probabilities)",
+    "tau2_factor": "multiply the kl soft loss by tau^2 (Hinton's convention); off is the paper's Appendix B",
+    "loss_t": "hard-label loss of the teacher",
+    "loss_s": "hard-label loss of the students",
+    "soft": "soft loss of the students: kl (softened cross-entropy), mse (logit matching), pseudo (hard pseudo-labels)",
+    "smooth_t": "label smoothing epsilon of the teacher's logistic loss",
+    "smooth_s": "label smoothing epsilon of the students' logistic loss",
+    "generations": "number of students in the chain (0 the teacher alone, 1 one student, 2 its student ...)",
+    "teacher": "teacher kind: erm (trained on the same samples), bayes (Bayes-optimal proxy), fixed (given m0, q0, b0)",
+    "m0": "overlap of a fixed teacher with the cluster mean, w0.mu/d (--teacher fixed)",
+    "q0": "squared norm of a fixed teacher, |w0|^2/d (--teacher fixed; q0 >= m0^2)",
+    "b0": "bias of a fixed teacher (--teacher fixed)",
+    "alpha_s": "fresh samples per dimension for the students (fresh-sample distillation; default: the same samples)",
+    "bias": "train an unregularised bias for every learner",
+}
 
 
 def _option_for(field: dataclasses.Field, as_text: bool) -> tuple[Any, Any]:
@@ -40,7 +67,7 @@ def _option_for(field: dataclasses.Field, as_text: bool) -> tuple[Any, Any]:
     con = CONSTRAINTS[name]
     dashed = "--" + name.replace("_", "-")
     default = field.default
-    help_text = f"{con.describe()} [Setting default: {default!r}]"
+    help_text = f"{MEANINGS.get(name, name)}; {con.describe()} [Setting default: {default!r}]"
     if isinstance(con, Flag):
         decl = f"{dashed}/--no-{name.replace('_', '-')}"
         return Optional[bool], typer.Option(None, decl, help=help_text, show_default=False,
@@ -140,6 +167,20 @@ def setting_or_exit(values: dict, student: bool, debug: bool) -> Setting:
     try:
         return build_setting(values, student)
     except SettingError as exc:
+        fail(str(exc), EXIT_INVALID, debug, exc)
+    raise AssertionError  # pragma: no cover
+
+
+def store_or_exit(out: Path | None, debug: bool = False, name: str = "--out"):
+    """The ResultStore in ``out`` (None: no store) after checking that files can be written there (else exit 2)."""
+    if out is None:
+        return None
+    from kdscope.guards import writable_dir
+    from kdscope.store import ResultStore
+
+    try:
+        return ResultStore(writable_dir(out, name))
+    except (ValueError, OSError) as exc:
         fail(str(exc), EXIT_INVALID, debug, exc)
     raise AssertionError  # pragma: no cover
 

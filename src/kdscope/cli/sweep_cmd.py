@@ -37,7 +37,9 @@ def sweep_command(
 ) -> None:
     """Compute every point of a sweep file that is not in the store yet, and write the table."""
     from kdscope.executors import EXECUTORS
+    from kdscope.guards import writable_dir
     from kdscope.store import ResultStore
+    from kdscope.store import write_table
     from kdscope.sweep import BACKENDS, SweepConfigError, describe, load_sweep, sweep
 
     if scheduler and executor == "processes":
@@ -55,7 +57,12 @@ def sweep_command(
     except SweepConfigError as exc:
         fail(str(exc), EXIT_INVALID, debug, exc)
     folder = out or (Path(spec.store).parent if spec.store else Path("kdscope-out") / "sweeps" / spec.name)
-    store = ResultStore(Path(spec.store) if (spec.store and out is None) else folder / "store")
+    try:  # both folders accept files, checked before any computation
+        writable_dir(folder, "--out")
+        store = ResultStore(writable_dir(Path(spec.store) if (spec.store and out is None) else folder / "store",
+                                         "store"))
+    except ValueError as exc:
+        fail(str(exc), EXIT_INVALID, debug, exc)
     try:
         df = sweep(spec, store=store, executor=executor, workers=workers, scheduler=scheduler, backend=backend,
                    progress=progress)
@@ -63,7 +70,7 @@ def sweep_command(
         fail(str(exc), EXIT_INVALID, debug, exc)
     folder.mkdir(parents=True, exist_ok=True)
     table = folder / f"{spec.name}.parquet"
-    df.to_parquet(table, index=False)
+    write_table(df, table)
     theory = df[df["kind"] == "theory"] if "kind" in df.columns else df
     if len(theory):
         n_ok = int((theory["converged"] == True).sum())  # noqa: E712 (NaN for missing points)

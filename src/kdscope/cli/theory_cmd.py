@@ -16,18 +16,24 @@ from typing import Annotated, Optional
 import typer
 
 from kdscope.cli._app import app
-from kdscope.cli.options import (DEBUG_OPTION, EXIT_NOT_CONVERGED, JSON_OPTION, OUT_OPTION, fail, json_safe,
-                                 setting_command, setting_or_exit)
+from kdscope.cli.options import (DEBUG_OPTION, EXIT_INVALID, EXIT_NOT_CONVERGED, JSON_OPTION, OUT_OPTION, fail,
+                                 json_safe, setting_command, setting_or_exit, store_or_exit)
+from kdscope.columns import suffixes
+from kdscope.guards import SOLVER_CONSTRAINTS
 
 SOLVER_PANEL = "Solver (numerics, not physics)"
+
+
+def _range(name: str) -> str:
+    return SOLVER_CONSTRAINTS[name].describe() + " [default: the solver's]"
+
 CHAIN_FIELDS = ("m", "q", "V", "b", "eps", "eps_train", "loss_train")
 
 
 def chain_of(rec: dict) -> list[dict]:
     """One dict per learner k: {k, m, q, V, b, eps, eps_train, loss_train} (and '<name>_se' when present)."""
     out = []
-    for k in range(int(rec.get("generations", 0)) + 1):
-        x = "t" if k == 0 else ("s" if k == 1 else f"s{k}")
+    for k, x in enumerate(suffixes(int(rec.get("generations", 0)))):
         item = {"k": k}
         for name in CHAIN_FIELDS:
             item[name] = rec.get(f"{name}_{x}")
@@ -73,13 +79,14 @@ def format_record(rec: dict) -> str:
 
 
 def solver_options(order, tol, max_iter, damping):
-    """SolverOptions from the CLI (None when all are left at their defaults)."""
-    if order is None and tol is None and max_iter is None and damping is None:
-        return None
-    from kdscope.theory import SolverOptions
+    """SolverOptions from the CLI flags (None when all are left at their defaults).
+
+    Raises :class:`kdscope.guards.SolverOptionsError` naming the flag's option and its range.
+    """
+    from kdscope.guards import solver_options as checked
 
     given = {k: v for k, v in dict(order=order, tol=tol, max_iter=max_iter, damping=damping).items() if v is not None}
-    return SolverOptions(**given)
+    return checked(given)
 
 
 @app.command("theory")
@@ -89,12 +96,17 @@ def theory(
     student: bool,
     json_out: JSON_OPTION = False,
     out: OUT_OPTION = None,
-    order: Annotated[Optional[int], typer.Option("--order", min=4, help="Gauss-Hermite nodes per dimension.",
+    order: Annotated[Optional[int], typer.Option("--order", help="Gauss-Hermite nodes per dimension of the "
+                                                 "Gaussian integrals: " + _range("order"),
                                                  rich_help_panel=SOLVER_PANEL)] = None,
-    tol: Annotated[Optional[float], typer.Option("--tol", help="Residual tolerance.", rich_help_panel=SOLVER_PANEL)] = None,
-    max_iter: Annotated[Optional[int], typer.Option("--max-iter", min=1, help="Iteration cap.",
+    tol: Annotated[Optional[float], typer.Option("--tol", help="Tolerance on the relative change of the order "
+                                                 "parameters: " + _range("tol"),
+                                                 rich_help_panel=SOLVER_PANEL)] = None,
+    max_iter: Annotated[Optional[int], typer.Option("--max-iter", help="Iteration cap of the fixed-point "
+                                                    "iteration: " + _range("max_iter"),
                                                     rich_help_panel=SOLVER_PANEL)] = None,
-    damping: Annotated[Optional[float], typer.Option("--damping", help="Damping in (0, 1].",
+    damping: Annotated[Optional[float], typer.Option("--damping", help="Fraction of each new iterate kept (smaller "
+                                                     "is more cautious): " + _range("damping"),
                                                      rich_help_panel=SOLVER_PANEL)] = None,
     debug: DEBUG_OPTION = False,
 ) -> None:
@@ -102,14 +114,13 @@ def theory(
     import json
 
     from kdscope.curves import not_converged_error, theory_point
-    from kdscope.store import ResultStore
 
     setting = setting_or_exit(setting_values, student, debug)
     try:
         opts = solver_options(order, tol, max_iter, damping)
-    except (TypeError, ValueError) as exc:
-        fail(str(exc), 2, debug, exc)
-    store = ResultStore(out) if out is not None else None
+    except ValueError as exc:
+        fail(str(exc), EXIT_INVALID, debug, exc)
+    store = store_or_exit(out, debug)
     rec, _ = theory_point(setting, store=store, options=opts)
     rec = with_chain(rec)
     if json_out:

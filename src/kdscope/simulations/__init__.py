@@ -9,9 +9,10 @@ names (``kdscope.theory.make_record``).
 
 from .chain import Chain, Learner, train_chain
 from .extrapolate import extrapolate
+from .guards import SimulationSizeError, check_size, estimate_bytes, seed_list
 from .newton import Fit, FitOptions, fit
 from .simulate import aggregate, chain_observables, simulate, simulate_frame, simulate_once, simulate_seeds
 
 __all__ = ["simulate_once", "simulate", "simulate_seeds", "simulate_frame", "aggregate", "extrapolate", "fit", "Fit",
            "train_chain", "Chain", "Learner", "chain_observables",
-           "FitOptions"]
+           "FitOptions", "SimulationSizeError", "check_size", "estimate_bytes", "seed_list"]

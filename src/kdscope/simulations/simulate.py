@@ -20,6 +20,7 @@ import numpy as np
 from kdscope.theory import Setting, bayes_error, learner_suffix, oracle_error
 
 from .chain import Chain, train_chain
+from .guards import check_size, seed_list
 from .measure import cross_response, learner_observables, pair_observables
 from .newton import CONVERGED, FitOptions
 
@@ -49,12 +50,19 @@ def simulate_once(setting: Setting, d: int, seed: int, *, options: FitOptions | 
     ('converged' or the first failure, naming the learner) and 'seconds'.
     """
     t0 = time.perf_counter()
+    check_size(setting, d)
     ch = train_chain(setting, d, seed, options=options)
     rec = dict(setting.to_dict())
     rec["d"], rec["seed"] = int(d), int(seed)
     rec.update(chain_observables(ch, cross=cross))
     failed = [f"{'teacher' if k == 0 else f'student {k}'}: {lr.status}"
               for k, lr in enumerate(ch.learners) if lr.status != CONVERGED]
+    for k in range(setting.n_learners):  # a finite minimiser has finite errors: never 'converged' next to NaN
+        x = learner_suffix(k)
+        if not failed and not math.isfinite(rec.get(f"eps_{x}", NAN)):
+            who = "teacher" if k == 0 else f"student {k}"
+            failed.append(f"{who}: non-finite test error eps_{x} (its weights vanished or "
+                          f"overflowed in float64: the ridge is too large or too small for this problem)")
     rec["converged"] = not failed
     rec["status"] = failed[0] if failed else CONVERGED
     rec["seconds"] = time.perf_counter() - t0
@@ -88,17 +96,6 @@ def chain_observables(ch: Chain, cross: bool = True) -> dict:
     return out
 
 
-def _seed_list(seeds) -> list[int]:
-    if isinstance(seeds, (int, np.integer)):
-        if seeds < 1:
-            raise ValueError(f"simulate: 'seeds' must be a positive integer or a list of ints; got {seeds}.")
-        return list(range(int(seeds)))
-    out = [int(x) for x in seeds]
-    if not out:
-        raise ValueError("simulate: 'seeds' is an empty list; give at least one seed.")
-    return out
-
-
 def observable_names(records: list[dict]) -> list[str]:
     """The numeric observable columns of seed records (not Setting fields, not META)."""
     fields = set(Setting.field_names())
@@ -120,6 +117,7 @@ def aggregate(records: list[dict]) -> dict:
     """
     r0 = records[0]
     out = {k: r0[k] for k in Setting.field_names()}
+    out["kind"] = "sim"
     ok = [r for r in records if r["converged"]]
     for name in observable_names(records):
         vals = np.array([r[name] for r in ok], dtype=float)
@@ -143,11 +141,12 @@ def aggregate(records: list[dict]) -> dict:
 
 def simulate_seeds(setting: Setting, d: int = 1000, seeds=10, progress: bool = False, **kwargs) -> list[dict]:
     """The list of :func:`simulate_once` records for each seed (tqdm bar if progress)."""
-    seed_list = _seed_list(seeds)
-    it = seed_list
+    seeds = seed_list(seeds)
+    check_size(setting, d)  # before any allocation: too large a run fails with one sentence
+    it = seeds
     if progress:
         from tqdm.auto import tqdm
-        it = tqdm(seed_list, desc=f"simulate d={d}", leave=False)
+        it = tqdm(seeds, desc=f"simulate d={d}", leave=False)
     return [simulate_once(setting, d, sd, **kwargs) for sd in it]
 
 
@@ -193,5 +192,5 @@ def simulate_frame(settings, d: int = 1000, seeds=10, per_seed: bool = False, pr
     rows = []
     for s in settings:
         recs = simulate_seeds(s, d, seeds, progress, **kwargs)
-        rows.extend(recs if per_seed else [aggregate(recs)])
+        rows.extend([dict(r, kind="sim") for r in recs] if per_seed else [aggregate(recs)])
     return pd.DataFrame(rows)
