@@ -43,6 +43,14 @@ FINAL = "model.pt"
 BEST = "model_best.pt"
 
 
+class TrainingDivergedError(RuntimeError):
+    """A learner's training loss became NaN or infinite (learning rate too large, bad data).
+
+    The message names the learner and the epoch; training stops at the first such batch,
+    before the optimiser applies the non-finite gradient.
+    """
+
+
 @dataclass(frozen=True)
 class TrainResult:
     """Outcome of :func:`train_learner`: final model (eval mode), per-epoch log, best epoch.
@@ -83,6 +91,15 @@ def _set_rng_states(states: dict) -> None:
     random.setstate(states["python"])
 
 
+def _splits_to(splits: DataSplits, device: torch.device) -> DataSplits:
+    """The splits with every tensor moved to ``device`` (indices and statistics unchanged)."""
+    import dataclasses
+
+    moved = {f.name: getattr(splits, f.name).to(device) for f in dataclasses.fields(splits)
+             if isinstance(getattr(splits, f.name), torch.Tensor)}
+    return dataclasses.replace(splits, **moved)
+
+
 def _save_atomic(obj, path: Path) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(obj, tmp)
@@ -102,6 +119,7 @@ def train_learner(
     progress: bool = True,
     desc: str = "",
     stop_after_epoch: int | None = None,
+    device: str | torch.device = "cpu",
 ) -> TrainResult:
     """Train a teacher (``student_cfg`` None: cross-entropy only) or a student of ``teacher``.
 
@@ -117,10 +135,22 @@ def train_learner(
         If it holds a checkpoint, training resumes from it.
     meta : extra constant columns for the log (learner name, seed, ...).
     stop_after_epoch : stop (as if interrupted) after this epoch's checkpoint; for tests.
+    device : where to train ("cpu", "cuda", "mps"; see :func:`kdscope.empirical.devices.resolve_device`).
+        Checkpoints and returned weights are on the CPU-loadable format either way.
+
+    Raises
+    ------
+    TrainingDivergedError
+        If a batch loss is NaN or infinite; the message names the learner (``meta['learner']``
+        or ``desc``) and the epoch.
     """
     run_dir = Path(run_dir) if run_dir is not None else None
     torch.manual_seed(seed)
     model = build_model(model_cfg.arch, model_cfg.width, model_cfg.depth, splits.n_classes, splits.in_channels)
+    device = torch.device(device)
+    model.to(device)
+    if device.type != "cpu":
+        splits = _splits_to(splits, device)
     if teacher is not None:
         teacher.eval()
         for p in teacher.parameters():
@@ -138,7 +168,7 @@ def train_learner(
     best = {"val": -1.0, "epoch": 0, "state": None}
     start = 1
     if run_dir is not None and (run_dir / CHECKPOINT).is_file():
-        ck = torch.load(run_dir / CHECKPOINT, weights_only=False)
+        ck = torch.load(run_dir / CHECKPOINT, weights_only=False, map_location=device)
         model.load_state_dict(ck["model"])
         objective.load_state_dict(ck["objective"])
         opt.load_state_dict(ck["optimizer"])
@@ -164,7 +194,7 @@ def train_learner(
         lr = opt.param_groups[0]["lr"]
         sums = dict.fromkeys(("total", *objective.path_names), 0.0)
         correct = 0
-        perm = torch.randperm(n, generator=gen)
+        perm = torch.randperm(n, generator=gen).to(device)
         for i in range(0, n, train_cfg.batch_size):
             idx = perm[i : i + train_cfg.batch_size]
             if len(idx) < 2:  # BatchNorm needs two samples
@@ -180,6 +210,12 @@ def train_learner(
                 z_s = model(x)
             losses = objective.path_losses(z_s, y, z_t, f_s, f_t)
             total = objective.combine(losses, shared)
+            if not torch.isfinite(total):
+                bar.close()
+                who = meta.get("learner", desc or "learner")
+                raise TrainingDivergedError(
+                    f"learner {who!r}: training loss is {float(total)} at epoch {epoch} "
+                    f"(batch {i // train_cfg.batch_size + 1}, lr {lr:g}); lower train.lr or check the data.")
             opt.zero_grad(set_to_none=True)
             total.backward()
             opt.step()
@@ -221,6 +257,6 @@ def train_learner(
             return TrainResult(model.eval(), pd.DataFrame(rows), best["epoch"], best["state"], completed=False)
     bar.close()
     if run_dir is not None:
-        _save_atomic(model.state_dict(), run_dir / FINAL)
-        _save_atomic(best["state"], run_dir / BEST)
+        _save_atomic({k: v.cpu() for k, v in model.state_dict().items()}, run_dir / FINAL)
+        _save_atomic({k: v.cpu() for k, v in best["state"].items()}, run_dir / BEST)
     return TrainResult(model.eval(), pd.DataFrame(rows), best["epoch"], best["state"], completed=True)
