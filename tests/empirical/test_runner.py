@@ -155,3 +155,23 @@ def test_figure_structure():
     assert "test accuracy" in ax.get_ylabel() and "tau" in ax.get_xlabel()
     with pytest.raises(ValueError, match="lacks columns"):
         plot_accuracy_vs_tau(pd.DataFrame(rows).drop(columns="xi"), metric="m")
+
+
+def test_summary_has_intervals_and_paired_gain_over_alone(run):
+    out, result = run
+    s = result.summary.set_index("learner")
+    logs = result.logs
+
+    def best(learner):
+        rows = logs[logs["learner"] == learner]
+        return rows.loc[rows.groupby("seed")["val_acc"].idxmax()].set_index("seed")["test_acc"]
+
+    d = best("kl2") - best("alone")
+    assert s.loc["kl2", "delta_vs_alone"] == pytest.approx(d.mean())
+    assert s.loc["kl2", "delta_ci_low"] <= s.loc["kl2", "delta_vs_alone"] <= s.loc["kl2", "delta_ci_high"]
+    half = 12.706204736174707 * d.std(ddof=1) / np.sqrt(2)  # t_{1, 0.975}: two seeds
+    assert s.loc["kl2", "delta_ci_high"] - s.loc["kl2", "delta_vs_alone"] == pytest.approx(half)
+    assert s.loc["alone", "delta_vs_alone"] == 0.0 and s.loc["alone", "verdict"] == "reference"
+    assert np.isnan(s.loc["teacher", "delta_vs_alone"])
+    assert (s["acc_ci_low"] <= s["acc_mean"]).all() and (s["acc_mean"] <= s["acc_ci_high"]).all()
+    assert s["acc_mean"].to_numpy() == pytest.approx(s["test_acc_best_mean"].to_numpy())

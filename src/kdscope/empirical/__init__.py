@@ -4,7 +4,9 @@ Data (:mod:`.data`), models with named stages (:mod:`.models`), distillation los
 (:mod:`.losses`), path aggregators (:mod:`.aggregators`), activation hooks
 (:mod:`.hooks`), YAML experiment configs (:mod:`.config`), training with checkpoints
 (:mod:`.train`), multi-seed experiments (:mod:`.runner`), reading run folders back
-(:mod:`.store`) and a store of pre-trained teachers reused across experiments (:mod:`.teacher_store`).  Convention: a student minimises (1 - xi) CE + xi KD, xi weighting the
+(:mod:`.store`), a store of pre-trained teachers reused across experiments
+(:mod:`.teacher_store`), statistics over seeds (:mod:`.statistics`) and the limited-label
+protocol (:mod:`.limited_labels`).  Convention: a student minimises (1 - xi) CE + xi KD, xi weighting the
 teacher term, KD = tau^2 KL at temperature tau.
 """
 

@@ -262,6 +262,25 @@ def splits_from_indices(
     )
 
 
+_DATA_HINTS = {
+    "fashion_mnist": "Fashion-MNIST needs the IDX files " + ", ".join(f"{f}.gz" for f in FASHION_FILES)
+    + f" (gzipped or not): `apt-get install dataset-fashion-mnist` puts them in {DEFAULT_FASHION_DIR}, the default "
+    "when --data-dir is left out.",
+    "digits": "digits is bundled with scikit-learn and needs no data folder: leave --data-dir out.",
+}
+
+
 def load_raw(dataset: str, data_dir: str | Path | None = None) -> RawDataset:
-    """Read the registered data set ``dataset`` (see :data:`DATASETS`)."""
-    return DATASETS.get(dataset)(data_dir)
+    """Read the registered data set ``dataset`` (see :data:`DATASETS`).
+
+    Raises
+    ------
+    DatasetNotFoundError
+        If ``data_dir`` is given but is not an existing folder (for every data set, even
+        those that do not read it), or if the data set's files are missing.
+    """
+    loader = DATASETS.get(dataset)
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise DatasetNotFoundError(f"the data folder {str(data_dir)!r} given with --data-dir does not exist or is not "
+                                   f"a folder. {_DATA_HINTS.get(dataset, '')}".rstrip())
+    return loader(data_dir)

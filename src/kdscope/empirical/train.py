@@ -214,7 +214,7 @@ def train_learner(
                 bar.close()
                 who = meta.get("learner", desc or "learner")
                 raise TrainingDivergedError(
-                    f"learner {who!r}: training loss is {float(total)} at epoch {epoch} "
+                    f"learner {who!r}: training loss is {float(total.detach())} at epoch {epoch} "
                     f"(batch {i // train_cfg.batch_size + 1}, lr {lr:g}); lower train.lr or check the data.")
             opt.zero_grad(set_to_none=True)
             total.backward()
