@@ -91,6 +91,35 @@ def _set_rng_states(states: dict) -> None:
     random.setstate(states["python"])
 
 
+#: Largest teacher feature cache (bytes) kept in memory for a feature-path student.
+MAX_FEATURE_CACHE_BYTES = 1024**3
+
+
+@torch.no_grad()
+def teacher_features(teacher: nn.Module, x: torch.Tensor, paths: tuple[str, ...],
+                     batch_size: int = 512) -> tuple[torch.Tensor, dict[str, torch.Tensor]] | None:
+    """Frozen teacher's logits and hooked features at ``paths`` on all of ``x`` (eval mode), or None.
+
+    The teacher is frozen in eval mode, so these equal what a live forward pass per batch
+    gives (up to float rounding); computing them once removes the teacher from every
+    student step.  None when they would take more than :data:`MAX_FEATURE_CACHE_BYTES`
+    (estimated on one image): the caller then runs the teacher per batch.
+    """
+    if len(x) == 0:
+        return None
+    with capture(teacher, paths, detach=True) as f:
+        teacher(x[:1])
+    if sum(v[0].numel() * v.element_size() for v in f.values()) * len(x) > MAX_FEATURE_CACHE_BYTES:
+        return None
+    logits, feats = [], {p: [] for p in paths}
+    for i in range(0, len(x), batch_size):
+        with capture(teacher, paths, detach=True) as f:
+            logits.append(teacher(x[i : i + batch_size]))
+        for p in paths:
+            feats[p].append(f[p])
+    return torch.cat(logits), {p: torch.cat(v) for p, v in feats.items()}
+
+
 def _splits_to(splits: DataSplits, device: torch.device) -> DataSplits:
     """The splits with every tensor moved to ``device`` (indices and statistics unchanged)."""
     import dataclasses
@@ -178,10 +207,15 @@ def train_learner(
         rows, best, start = ck["rows"], ck["best"], ck["epoch"] + 1
 
     feature_run = bool(objective.features)
-    z_t_train = z_t_test = None
+    z_t_train = z_t_test = f_t_train = None
     if teacher is not None:
         z_t_test = predict_logits(teacher, splits.x_test)
-        if not feature_run:
+        if feature_run:
+            cached = teacher_features(teacher, splits.x_train, objective.teacher_paths)
+            if cached is not None:
+                z_t_train, f_t_train = cached
+                feature_run = False  # every batch reads the cache: no teacher forward pass
+        else:
             z_t_train = predict_logits(teacher, splits.x_train)
     meta = dict(meta or {})
     n = len(splits.x_train)
@@ -200,7 +234,7 @@ def train_learner(
             if len(idx) < 2:  # BatchNorm needs two samples
                 continue
             x, y = splits.x_train[idx], splits.y_train[idx]
-            f_t: dict = {}
+            f_t: dict = {p: f[idx] for p, f in f_t_train.items()} if f_t_train is not None else {}
             if feature_run:
                 with torch.no_grad(), capture(teacher, objective.teacher_paths, detach=True) as f_t:
                     z_t = teacher(x)
