@@ -92,7 +92,7 @@ def run(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show tqdm progress bars."),
     device: str = typer.Option("cpu", "--device", help="auto, cpu, cuda or mps (auto: a GPU if present, else cpu)."),
     teacher_store: Path | None = typer.Option(
-        None, "--teacher-store", help="Folder of stored teachers (limited_labels; default kdscope-out/teachers)."),
+        None, "--teacher-store", help="Folder of stored teachers (pretrained teachers; default kdscope-out/teachers)."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."),
 ) -> None:
     """Run an experiment: teacher(s), students, multi-seed summary table and figure."""
@@ -128,7 +128,7 @@ def run(
                f"{len(cfg.conditions())} condition(s), {1 + len(cfg.students)} learners each -> {out_dir}")
     try:
         result = run_experiment(cfg, out_dir, data_dir=data_dir, quick=quick, progress=progress, echo=typer.echo,
-                                device=torch_device)
+                                device=torch_device, teacher_root=teacher_store)
     except DatasetNotFoundError as exc:
         _fail(str(exc), debug, exc)
     except TrainingDivergedError as exc:

@@ -173,10 +173,20 @@ class FeaturePathConfig(_Checked):
 
 @dataclass(frozen=True)
 class TeacherConfig(_Checked):
-    """The generation-0 learner, trained on hard labels; ``train`` None uses the experiment's ``train``."""
+    """The generation-0 learner, trained on hard labels; ``train`` None uses the experiment's ``train``.
+
+    ``pretrained: true`` takes the teacher from the teacher store
+    (:mod:`kdscope.empirical.teacher_store`): trained once on the whole pool of the data
+    set (with the condition's label noise rate, drawn with ``seed``), then reused by every
+    seed, condition and experiment naming the same model, training and noise; students
+    see its normalisation.  False (default) trains a teacher per seed on the run's split.
+    """
 
     model: str
     train: TrainConfig | None = None
+    pretrained: bool = False
+    seed: int = 0
+    CONSTRAINTS: typing.ClassVar[dict] = {"pretrained": Flag(), "seed": Interval(0, float("inf"), integer=True)}
 
 
 @dataclass(frozen=True)

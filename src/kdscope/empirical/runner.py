@@ -50,7 +50,8 @@ import yaml
 
 from kdscope.empirical.config import ExperimentConfig, to_dict
 from kdscope.empirical.data import RawDataset, load_raw, make_splits
-from kdscope.empirical.train import train_learner
+from kdscope.empirical.teacher_store import DEFAULT_ROOT, TeacherSpec, get_teacher
+from kdscope.empirical.train import BEST, FINAL, LOG, TrainResult, train_learner
 
 SUMMARY_COLUMNS = ("test_acc", "agreement", "test_ece")
 
@@ -103,8 +104,12 @@ def run_experiment(
     progress: bool = True,
     echo: Callable[[str], None] | None = print,
     device: str | torch.device = "cpu",
+    teacher_root: str | Path | None = None,
 ) -> ExperimentResult:
     """Train every learner of ``cfg`` into ``out_dir`` (on ``device``) and write the summary table.
+
+    With ``teacher.pretrained`` the teacher comes from the teacher store at ``teacher_root``
+    (default ``kdscope-out/teachers``), trained at most once per data set and noise rate.
 
     Raises :class:`kdscope.empirical.data.DatasetNotFoundError` before any training if the
     data set's files are missing.
@@ -123,23 +128,36 @@ def run_experiment(
         if data_cfg.dataset not in raws:
             raws[data_cfg.dataset] = load_raw(data_cfg.dataset, data_dir)
         raw = raws[data_cfg.dataset]
+        stored = None
+        if cfg.teacher.pretrained:
+            spec = TeacherSpec(data_cfg.dataset, cfg.models[cfg.teacher.model], cfg.train_of(cfg.teacher),
+                               seed=cfg.teacher.seed, theta=data_cfg.theta, noise=data_cfg.noise)
+            stored = get_teacher(spec, raw, root=teacher_root if teacher_root is not None else DEFAULT_ROOT,
+                                 device=device, progress=progress, echo=echo)
+            if echo is not None:
+                echo(f"[{condition}] teacher {stored.key} from the store: test accuracy {stored.test_acc:.4f} "
+                     f"(whole pool, theta={data_cfg.theta:g})")
         for seed in cfg.seeds:
             seed_dir = out / "runs" / condition / f"seed{seed}"
             seed_dir.mkdir(parents=True, exist_ok=True)
             splits = make_splits(raw, train_fraction=data_cfg.train_fraction, val_fraction=data_cfg.val_fraction,
                                  test_fraction=data_cfg.test_fraction, theta=data_cfg.theta, noise=data_cfg.noise,
-                                 seed=data_cfg.seed if data_cfg.seed is not None else seed)
+                                 seed=data_cfg.seed if data_cfg.seed is not None else seed,
+                                 norm=(stored.mean, stored.std) if stored is not None else None)
             np.savez(seed_dir / "split.npz", idx_train=splits.idx_train, idx_val=splits.idx_val,
-                     idx_test=splits.idx_test, y_train=splits.y_train.numpy())
+                     idx_test=splits.idx_test, y_train=splits.y_train.numpy(), norm=np.array([splits.mean, splits.std]))
             trained: dict[str, torch.nn.Module] = {}
             learners = [("teacher", cfg.teacher, None)] + [(s.name, s, s) for s in cfg.students]
             for name, spec, student_cfg in learners:
                 ldir = seed_dir / name
                 info = _learner_row(cfg, name, condition, seed)
                 teacher = trained.get(student_cfg.teacher) if student_cfg is not None else None
-                res = train_learner(cfg.models[spec.model], splits, cfg.train_of(spec), seed=seed,
-                                    student_cfg=student_cfg, teacher=teacher, run_dir=ldir, meta=info,
-                                    progress=progress, desc=f"{condition} seed{seed} {name}", device=device)
+                if name == "teacher" and stored is not None:
+                    res = _stored_teacher_result(stored, splits, info, ldir)
+                else:
+                    res = train_learner(cfg.models[spec.model], splits, cfg.train_of(spec), seed=seed,
+                                        student_cfg=student_cfg, teacher=teacher, run_dir=ldir, meta=info,
+                                        progress=progress, desc=f"{condition} seed{seed} {name}", device=device)
                 trained[name] = res.model
                 _write_json(ldir / "learner.json", {**info, "best_epoch": res.best_epoch, "complete": res.completed,
                                                     "kdscope_version": meta["kdscope_version"],
@@ -160,6 +178,28 @@ def run_experiment(
     seconds = time.perf_counter() - t_start
     _write_json(out / "run.json", {**meta, "wall_seconds": seconds})
     return ExperimentResult(out, summary, logs, seconds)
+
+
+def _stored_teacher_result(stored, splits, info: dict, ldir: Path) -> TrainResult:
+    """A stored teacher evaluated on this run's split, saved like a trained learner (one log row)."""
+    from kdscope.empirical.metrics import accuracy, expected_calibration_error, predict_logits
+
+    model = stored.model
+    z_train, z_val, z_test = (predict_logits(model, x) for x in (splits.x_train, splits.x_val, splits.x_test))
+    epochs = int(stored.spec.train.epochs)
+    row = {**info, "epoch": epochs, "lr": float("nan"), "loss_total": float("nan"),
+           "train_acc": accuracy(z_train, splits.y_train), "val_acc": accuracy(z_val, splits.y_val),
+           "test_acc": accuracy(z_test, splits.y_test),
+           "test_loss": float(torch.nn.functional.cross_entropy(z_test, splits.y_test)),
+           "test_ece": expected_calibration_error(z_test, splits.y_test), "agreement": float("nan"),
+           "seconds": 0.0, "teacher_key": stored.key}
+    log = pd.DataFrame([row])
+    ldir.mkdir(parents=True, exist_ok=True)
+    log.to_parquet(ldir / LOG, index=False)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    for name in (FINAL, BEST):
+        torch.save(state, ldir / name)
+    return TrainResult(model, log, epochs, state, completed=True)
 
 
 def summarize(logs: pd.DataFrame) -> pd.DataFrame:
