@@ -217,3 +217,21 @@ def test_shipped_limited_labels_file_loads(quick):
         assert any(x.loss == "mse" and x.xi > 0 for x in cfg.learners)
         assert cfg.budgets == (10, 30, 100, 300, 1000, "all")
         assert {x.tau for x in cfg.learners if x.loss == "kl" and x.xi > 0} >= {1.0, 4.0}
+
+
+def test_quick_configs_share_one_stored_teacher():
+    from pathlib import Path
+
+    from kdscope.empirical.config import load_experiment
+    from kdscope.empirical.limited_labels import load_limited_labels
+    from kdscope.empirical.teacher_store import TeacherSpec
+
+    folder = Path(__file__).resolve().parents[2] / "experiments"
+    ll = load_limited_labels(folder / "limited_labels.yaml", quick=True)
+    key = TeacherSpec(ll.dataset, ll.teacher.model, ll.teacher.train, seed=ll.teacher.seed).key
+    for name in ("kl_vs_mse", "aggregation"):
+        cfg = load_experiment(folder / f"{name}.yaml", quick=True)
+        assert cfg.teacher.pretrained
+        spec = TeacherSpec(cfg.data.dataset, cfg.models[cfg.teacher.model], cfg.train_of(cfg.teacher),
+                           seed=cfg.teacher.seed, theta=cfg.data.theta, noise=cfg.data.noise)
+        assert spec.key == key, name
