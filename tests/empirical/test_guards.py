@@ -172,3 +172,10 @@ def test_estimate_handles_astronomic_configs_without_overflow():
     params, act = estimate_size("cnn", 4, 100)
     assert params > 10**50 and act > 10**30 and isinstance(params, int)
     assert np.isfinite(float(estimate_size("resnet", 16, 8)[1]))
+
+
+def test_missing_data_dir_is_an_error_in_bridge_too(tmp_path):
+    res = CliRunner().invoke(app, ["empirical", "bridge", "--quick", "--data", "digits", "--classes", "3,8",
+                                   "--data-dir", str(tmp_path / "nope"), "--out", str(tmp_path / "o"),
+                                   "--no-progress"])
+    assert res.exit_code == 2 and "--data-dir" in res.output and "Traceback" not in res.output
