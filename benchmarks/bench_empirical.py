@@ -1,72 +1,125 @@
-"""Seconds per epoch of teacher and student on the Fashion-MNIST quick configuration.
+"""Training throughput (images/s) of the empirical side: teacher, student alone, distilled student.
 
-Reads ``experiments/kl_vs_mse.yaml`` with its ``quick:`` block, draws the splits of
-seed 0, and times full epochs (training pass + validation and test evaluation) of
-the teacher (cross-entropy) and of a KL student (teacher logits cached), printing
-seconds per epoch, the per-image training cost and the projected time of the
-quick run.  Usage: ``python benchmarks/bench_empirical.py [--epochs 2] [--threads N]
-[--data-dir DIR]``.  Timings depend on what else runs on the machine (DESIGN.md:
-torch slows down 7-8x when another busy process competes for the cores).
+Times optimiser steps on 28x28 one-channel batches (Fashion-MNIST's shape; random pixels,
+so no data set is needed) for the models of ``experiments/limited_labels.yaml`` (full
+and ``--quick``):
+
+- teacher: cross-entropy step of the teacher model;
+- student CE: the student trained alone;
+- student KD, cached logits: a KL step whose teacher logits come from the teacher store's
+  cache (what the limited-label protocol does: no teacher forward pass per step);
+- student KD, live teacher: the same step running the teacher forward on every batch
+  (what feature paths such as hints still need) - the "before" of the cache;
+- each also with ``channels_last`` memory format, to see whether it helps on this device;
+- eval: forward-only throughput of the student in batches of 1024.
+
+Usage: ``python benchmarks/bench_empirical.py [--device cpu|cuda|mps|auto] [--threads N]
+[--batch 64] [--seconds 2]``.  Timings depend on what else runs on the machine
+(DESIGN.md: torch slows down 7-8x when another busy process competes for the cores):
+print the load average (``uptime``) next to them.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
 import torch
 
-from kdscope.empirical.config import load_experiment
-from kdscope.empirical.data import DatasetNotFoundError, load_raw, make_splits
+from kdscope.empirical.devices import resolve_device
+from kdscope.empirical.limited_labels import load_limited_labels
+from kdscope.empirical.losses import kd_kl
 from kdscope.empirical.models import build_model, count_parameters
-from kdscope.empirical.train import train_learner
 
-CONFIG = Path(__file__).resolve().parents[1] / "experiments" / "kl_vs_mse.yaml"
+CONFIG = Path(__file__).resolve().parents[1] / "experiments" / "limited_labels.yaml"
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def throughput(step, batch: int, seconds: float, device: torch.device) -> float:
+    """Images per second of ``step()`` (one optimiser step on ``batch`` images), after 3 warm-up steps."""
+    for _ in range(3):
+        step()
+    _sync(device)
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        step()
+        n += 1
+    _sync(device)
+    return n * batch / (time.perf_counter() - t0)
+
+
+def bench_model(cfg_model, teacher_cfg, batch: int, seconds: float, device: torch.device, channels_last: bool):
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    torch.manual_seed(0)
+    x = torch.randn(batch, 1, 28, 28, device=device).contiguous(memory_format=fmt)
+    y = torch.randint(0, 10, (batch,), device=device)
+    z_cached = torch.randn(batch, 10, device=device)
+    teacher = build_model(teacher_cfg.arch, teacher_cfg.width, teacher_cfg.depth, 10).to(device, memory_format=fmt)
+    student = build_model(cfg_model.arch, cfg_model.width, cfg_model.depth, 10).to(device, memory_format=fmt)
+    teacher.eval()
+
+    def make_step(model, kind):
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+        def step():
+            z = model(x)
+            if kind == "ce":
+                loss = torch.nn.functional.cross_entropy(z, y)
+            else:
+                if kind == "kd_live":
+                    with torch.no_grad():
+                        z_t = teacher(x)
+                else:
+                    z_t = z_cached
+                loss = 0.1 * torch.nn.functional.cross_entropy(z, y) + 0.9 * kd_kl(z, z_t, 4.0)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+
+        return step
+
+    out = {
+        "teacher": throughput(make_step(build_model(teacher_cfg.arch, teacher_cfg.width, teacher_cfg.depth, 10)
+                                        .to(device, memory_format=fmt), "ce"), batch, seconds, device),
+        "student CE": throughput(make_step(student, "ce"), batch, seconds, device),
+        "student KD, cached logits": throughput(make_step(student, "kd_cached"), batch, seconds, device),
+        "student KD, live teacher": throughput(make_step(student, "kd_live"), batch, seconds, device),
+    }
+    xe = torch.randn(1024, 1, 28, 28, device=device).contiguous(memory_format=fmt)
+    student.eval()
+    with torch.no_grad():
+        out["student eval"] = throughput(lambda: student(xe), 1024, seconds, device)
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--seconds", type=float, default=2.0)
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    cfg = load_experiment(CONFIG, quick=True)
-    try:
-        raw = load_raw(cfg.data.dataset, args.data_dir)
-    except DatasetNotFoundError as exc:
-        print(f"skipped: {exc}")
-        return
-    d = cfg.data
-    splits = make_splits(raw, train_fraction=d.train_fraction, val_fraction=d.val_fraction,
-                         test_fraction=d.test_fraction, theta=d.theta, noise=d.noise, seed=0)
-    print(f"Fashion-MNIST quick: {len(splits.x_train)} train, {len(splits.x_val)} val, {len(splits.x_test)} test "
-          f"images; torch threads {torch.get_num_threads()}")
-    student_cfg = next(s for s in cfg.students if s.xi > 0)
-    per_epoch = {}
-    teacher_model = None
-    for role, spec, s_cfg in (("teacher", cfg.teacher, None), ("student", student_cfg, student_cfg)):
-        m = cfg.models[spec.model]
-        n_params = count_parameters(build_model(m.arch, m.width, m.depth, splits.n_classes, splits.in_channels))
-        train = cfg.train_of(spec)
-        bench = type(train)(**{**train.__dict__, "epochs": args.epochs})
-        t0 = time.perf_counter()
-        res = train_learner(m, splits, bench, seed=0, student_cfg=s_cfg, teacher=teacher_model, progress=False)
-        wall = time.perf_counter() - t0
-        epoch_s = float(res.log["seconds"].median())
-        per_epoch[role] = epoch_s
-        print(f"{role:8s} {m.arch}(width={m.width}, depth={m.depth}) {n_params:>7d} params: "
-              f"{epoch_s:6.2f} s/epoch ({1e3 * epoch_s / len(splits.x_train):.2f} ms/train image incl. eval), "
-              f"{wall:.1f} s for {args.epochs} epochs incl. setup")
-        if role == "teacher":
-            teacher_model = res.model
-    n_students = len(cfg.students)
-    projected = len(cfg.seeds) * (per_epoch["teacher"] * cfg.train_of(cfg.teacher).epochs
-                                  + n_students * per_epoch["student"] * cfg.train.epochs)
-    print(f"projected quick kl_vs_mse run: {len(cfg.seeds)} seeds x (teacher + {n_students} students) "
-          f"~ {projected:.0f} s of training")
+    torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"device {device}, torch threads {torch.get_num_threads()}, batch {args.batch}, load average {load:.2f}")
+    for quick in (True, False):
+        cfg = load_limited_labels(CONFIG, quick=quick)
+        t, s = cfg.teacher.model, cfg.student
+        n_t = count_parameters(build_model(t.arch, t.width, t.depth, 10))
+        n_s = count_parameters(build_model(s.arch, s.width, s.depth, 10))
+        print(f"\nlimited_labels{' --quick' if quick else ''}: teacher {t.arch}(width={t.width}, depth={t.depth}) "
+              f"{n_t} params, student {s.arch}(width={s.width}, depth={s.depth}) {n_s} params")
+        for channels_last in (False, True):
+            res = bench_model(s, t, args.batch, args.seconds, device, channels_last)
+            tag = "channels_last" if channels_last else "contiguous   "
+            print(f"  {tag} " + "  ".join(f"{k}: {v:,.0f} img/s" for k, v in res.items()))
 
 
 if __name__ == "__main__":

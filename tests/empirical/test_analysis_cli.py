@@ -57,6 +57,9 @@ def test_cli_writes_tables_and_figures(tiny_run, tmp_path):
     assert (out / "figure_templates.png").is_file() and not (out / "figure_maps.png").exists()
     assert len(pd.read_parquet(out / "metrics.parquet")) > 0
     assert "knn_accuracy" in result.output
+    diffs = pd.read_parquet(out / "layer_differences.parquet")  # paired per layer over the two seeds
+    assert set(diffs["model"]) == {"kl", "mse"} and (diffs["reference"] == "alone").all()
+    assert (diffs["n_seeds"] == 2).all() and "per-layer difference to 'alone'" in result.output
 
 
 def test_cli_missing_run_exits_2(tmp_path):

@@ -155,3 +155,50 @@ def test_figure_structure():
     assert "test accuracy" in ax.get_ylabel() and "tau" in ax.get_xlabel()
     with pytest.raises(ValueError, match="lacks columns"):
         plot_accuracy_vs_tau(pd.DataFrame(rows).drop(columns="xi"), metric="m")
+
+
+def test_summary_has_intervals_and_paired_gain_over_alone(run):
+    out, result = run
+    s = result.summary.set_index("learner")
+    logs = result.logs
+
+    def best(learner):
+        rows = logs[logs["learner"] == learner]
+        return rows.loc[rows.groupby("seed")["val_acc"].idxmax()].set_index("seed")["test_acc"]
+
+    d = best("kl2") - best("alone")
+    assert s.loc["kl2", "delta_vs_alone"] == pytest.approx(d.mean())
+    assert s.loc["kl2", "delta_ci_low"] <= s.loc["kl2", "delta_vs_alone"] <= s.loc["kl2", "delta_ci_high"]
+    half = 12.706204736174707 * d.std(ddof=1) / np.sqrt(2)  # t_{1, 0.975}: two seeds
+    assert s.loc["kl2", "delta_ci_high"] - s.loc["kl2", "delta_vs_alone"] == pytest.approx(half)
+    assert s.loc["alone", "delta_vs_alone"] == 0.0 and s.loc["alone", "verdict"] == "reference"
+    assert np.isnan(s.loc["teacher", "delta_vs_alone"])
+    assert (s["acc_ci_low"] <= s["acc_mean"]).all() and (s["acc_mean"] <= s["acc_ci_high"]).all()
+    assert s["acc_mean"].to_numpy() == pytest.approx(s["test_acc_best_mean"].to_numpy())
+
+
+def test_pretrained_teacher_comes_from_the_store_once(tmp_path, monkeypatch):
+    cfg = json.loads(json.dumps(TINY))
+    cfg["teacher"] = {"model": "big", "pretrained": True, "train": {"epochs": 2, "batch_size": 64}}
+    cfg["students"] = TINY["students"][:2]
+    cfg["grid"] = {"data.theta": [0.0, 0.2]}
+    parsed = parse_experiment(cfg)
+    root = tmp_path / "teachers"
+    first = run_experiment(parsed, tmp_path / "a", progress=False, echo=None, teacher_root=root)
+    assert len(list(root.iterdir())) == 2  # one teacher per noise rate, shared by both seeds
+    s = first.summary.set_index(["condition", "learner"])
+    assert (s["n_seeds"] == 2).all() and set(s.index.get_level_values(0)) == {"theta=0.0", "theta=0.2"}
+    assert s.loc[("theta=0.0", "teacher"), "test_acc_best_std"] == 0.0  # same weights, same test set
+    splits = load_splits(tmp_path / "a", seed=1, condition="theta=0.2")
+    net = load_model(tmp_path / "a", "teacher", seed=1, condition="theta=0.2")
+    logged = first.logs[(first.logs["learner"] == "teacher") & (first.logs["seed"] == 1)
+                        & (first.logs["condition"] == "theta=0.2")]["test_acc"].iloc[-1]
+    assert accuracy(predict_logits(net, splits.x_test), splits.y_test) == pytest.approx(logged, abs=1e-6)
+    import kdscope.empirical.train as train_mod
+
+    calls = []
+    real = train_mod.train_learner
+    monkeypatch.setattr(train_mod, "train_learner", lambda *a, **k: calls.append(1) or real(*a, **k))
+    again = run_experiment(parsed, tmp_path / "b", progress=False, echo=None, teacher_root=root)
+    assert calls == []  # get_teacher looks train_learner up at call time: the stored teachers were not retrained
+    pd.testing.assert_series_equal(again.summary["test_acc_best_mean"], first.summary["test_acc_best_mean"])

@@ -83,3 +83,30 @@ def test_resume_after_interruption_reproduces_the_run_exactly(teacher, splits, t
     other = train_learner(STUDENT, splits, TrainConfig(epochs=1, batch_size=64), progress=False, seed=3,
                           student_cfg=cfg, teacher=teacher.model)
     assert not torch.equal(next(iter(other.model.state_dict().values())), next(iter(full.model.state_dict().values())))
+
+
+def test_cached_teacher_features_equal_a_live_forward_pass(teacher, splits):
+    from kdscope.empirical.hooks import capture
+    from kdscope.empirical.train import teacher_features
+
+    net = teacher.model.eval()
+    z, feats = teacher_features(net, splits.x_train, ("stage1", "stage2"), batch_size=100)
+    idx = torch.arange(5, 69)
+    with torch.no_grad(), capture(net, ("stage1", "stage2"), detach=True) as live:
+        z_live = net(splits.x_train[idx])
+    torch.testing.assert_close(z[idx], z_live, rtol=1e-5, atol=1e-5)
+    for p in ("stage1", "stage2"):
+        torch.testing.assert_close(feats[p][idx], live[p], rtol=1e-5, atol=1e-5)
+
+
+def test_feature_student_same_with_and_without_the_cache(teacher, splits, monkeypatch):
+    import kdscope.empirical.train as train_mod
+
+    feats = (FeaturePathConfig("hint", "stage2", "stage2", 0.5),)
+    cfg = StudentConfig("s", "small", xi=0.5, tau=2.0, features=feats)
+    one = TrainConfig(epochs=1, batch_size=64, lr=0.05)
+    cached = train_learner(STUDENT, splits, one, seed=0, student_cfg=cfg, teacher=teacher.model, progress=False).log
+    monkeypatch.setattr(train_mod, "MAX_FEATURE_CACHE_BYTES", 0)  # forces the live teacher pass per batch
+    live = train_learner(STUDENT, splits, one, seed=0, student_cfg=cfg, teacher=teacher.model, progress=False).log
+    for col in ("loss_total", "loss_hint:stage2", "loss_kd"):
+        assert cached[col].iloc[0] == pytest.approx(live[col].iloc[0], rel=1e-4)

@@ -98,11 +98,20 @@ def analyze(
     except ImportError as exc:
         _fail(str(exc), debug, exc)
     paths = result.save(out_dir)
+    from kdscope.empirical.analysis.paired import format_layer_differences, paired_layer_differences
+
+    diffs = paired_layer_differences(result.metrics)
+    if len(diffs):
+        diffs.to_parquet(out_dir / "layer_differences.parquet", index=False)
+        diffs.to_csv(out_dir / "layer_differences.csv", index=False)
+        paths["layer_differences"] = out_dir / "layer_differences.parquet"
     written = draw_figures(result, out_dir) if figures else []
     last = result.metrics[result.metrics["rel_depth"] == result.metrics["rel_depth"].max()]
     summary = last.groupby(["model", "metric"], sort=False)["value"].mean().unstack()
     typer.echo("\nlast inspected layer, mean over seeds:")
     typer.echo(summary.to_string(float_format=lambda v: f"{v:.4f}"))
+    typer.echo("")
+    typer.echo(format_layer_differences(diffs))
     typer.echo("")
     for p in [*paths.values(), *written]:
         typer.echo(f"wrote {p}")

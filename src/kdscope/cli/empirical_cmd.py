@@ -1,8 +1,16 @@
 """``kdscope empirical ...``: deep-network distillation experiments.
 
-``kdscope empirical run experiments/NAME.yaml [--quick] [--out DIR] [--data-dir DIR]``
+``kdscope empirical run experiments/NAME.yaml [--quick] [--out DIR] [--data-dir DIR] [--device D]``
 parses the experiment file, trains every learner (resuming a partial run folder),
 writes the summary table and, when the experiment asks for one, its figure.
+A file with ``protocol: limited_labels`` runs the limited-label protocol
+(:mod:`kdscope.empirical.limited_labels`): a teacher from the teacher store
+(``--teacher-store``), students on label budgets, ``summary.csv`` with 95% CIs and
+paired differences to the student alone, and the accuracy-vs-budget figure.
+
+Exit codes: 0 done; 2 invalid input (config, missing data, unavailable device),
+printed as one line; 3 training diverged (NaN or infinite loss; the line names the
+learner and the epoch).
 The sub-app object is :data:`empirical_app`; other command modules may add commands to it.
 """
 
@@ -22,11 +30,53 @@ app.add_typer(empirical_app, name="empirical")
 DEFAULT_OUT = Path("kdscope-out") / "empirical"
 
 
-def _fail(message: str, debug: bool, exc: BaseException) -> None:
+def _fail(message: str, debug: bool, exc: BaseException, code: int = 2) -> None:
     if debug:
         raise exc
     typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code=2)
+    raise typer.Exit(code=code)
+
+
+def _run_limited(cfg, out_dir: Path, *, data_dir, device, quick, progress, teacher_store, debug) -> None:
+    from kdscope.empirical.data import DatasetNotFoundError
+    from kdscope.empirical.limited_labels import format_limited_summary, run_limited_labels
+    from kdscope.empirical.teacher_store import DEFAULT_ROOT
+    from kdscope.empirical.train import TrainingDivergedError
+
+    typer.echo(f"limited-label experiment {cfg.name}{' (quick)' if quick else ''}: budgets {list(cfg.budgets)} "
+               f"per class, {len(cfg.learners)} learners, seeds {list(cfg.seeds)}, {cfg.schedule.steps} steps each, "
+               f"device {device} -> {out_dir}")
+    try:
+        result = run_limited_labels(cfg, out_dir, data_dir=data_dir, device=device, quick=quick, progress=progress,
+                                    teacher_root=teacher_store if teacher_store is not None else DEFAULT_ROOT,
+                                    echo=typer.echo)
+    except (DatasetNotFoundError, ValueError) as exc:
+        _fail(str(exc), debug, exc)
+    except TrainingDivergedError as exc:
+        _fail(str(exc), debug, exc, code=3)
+    typer.echo("")
+    typer.echo(format_limited_summary(result.summary, reference=cfg.reference, teacher_acc=result.teacher_acc))
+    _save_budget_figure(result, cfg, out_dir)
+    typer.echo(f"\nsummary: {out_dir / 'summary.csv'}   wall time: {result.seconds:.1f} s")
+
+
+def _save_budget_figure(result, cfg, out_dir: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    from kdscope.figures.limited_labels import plot_accuracy_vs_budget
+
+    seeds = int(result.summary["n_seeds"].max())
+    caption = (f"{cfg.dataset}: student {cfg.student.arch}(width {cfg.student.width}, depth {cfg.student.depth}), "
+               f"{cfg.schedule.steps} steps at every budget; teacher {cfg.teacher.model.arch}"
+               f"(width {cfg.teacher.model.width}, depth {cfg.teacher.model.depth}) trained on the whole pool, "
+               f"test accuracy {result.teacher_acc:.3f}; {seeds} seeds, error bars 95% t intervals "
+               "(right: paired over seeds).")
+    fig = plot_accuracy_vs_budget(result.summary, reference=cfg.reference, teacher_acc=result.teacher_acc,
+                                  caption=caption)
+    for ext in ("png", "pdf"):
+        fig.savefig(out_dir / f"figure_accuracy_vs_budget.{ext}", dpi=300, bbox_inches="tight")
+    plt.close(fig)
+    typer.echo(f"figure: {out_dir / 'figure_accuracy_vs_budget.png'}")
 
 
 @empirical_app.command("run")
@@ -40,28 +90,49 @@ def run(
         help="torch CPU threads. 1 by default: on a shared small machine extra OpenMP threads slow training ~10x.",
     ),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show tqdm progress bars."),
+    device: str = typer.Option("cpu", "--device", help="auto, cpu, cuda or mps (auto: a GPU if present, else cpu)."),
+    teacher_store: Path | None = typer.Option(
+        None, "--teacher-store", help="Folder of stored teachers (pretrained teachers; default kdscope-out/teachers)."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."),
 ) -> None:
     """Run an experiment: teacher(s), students, multi-seed summary table and figure."""
     import torch
+    import yaml
 
-    from kdscope.empirical.config import load_experiment
+    from kdscope.empirical.config import parse_experiment
     from kdscope.empirical.data import DatasetNotFoundError
+    from kdscope.empirical.devices import DeviceError, resolve_device
+    from kdscope.empirical.limited_labels.config import is_limited_labels, parse_limited_labels
     from kdscope.empirical.registry import ConfigError
     from kdscope.empirical.runner import format_summary, run_experiment
+    from kdscope.empirical.train import TrainingDivergedError
 
     try:
-        cfg = load_experiment(config, quick=quick)
-    except ConfigError as exc:
+        if not config.is_file():
+            raise ConfigError(f"experiment file {str(config)!r} does not exist.")
+        raw = yaml.safe_load(config.read_text())
+        if is_limited_labels(raw):
+            cfg = parse_limited_labels(raw, quick=quick, source=config.name)
+        else:
+            cfg = parse_experiment(raw, quick=quick, source=config.name)
+        torch_device = resolve_device(device)
+    except (ConfigError, DeviceError, yaml.YAMLError) as exc:
         _fail(str(exc), debug, exc)
     torch.set_num_threads(threads)
     out_dir = out if out is not None else DEFAULT_OUT / (cfg.name + ("-quick" if quick else ""))
+    if is_limited_labels(raw):
+        _run_limited(cfg, out_dir, data_dir=data_dir, device=torch_device, quick=quick, progress=progress,
+                     teacher_store=teacher_store, debug=debug)
+        return
     typer.echo(f"experiment {cfg.name}{' (quick)' if quick else ''}: seeds {list(cfg.seeds)}, "
                f"{len(cfg.conditions())} condition(s), {1 + len(cfg.students)} learners each -> {out_dir}")
     try:
-        result = run_experiment(cfg, out_dir, data_dir=data_dir, quick=quick, progress=progress, echo=typer.echo)
+        result = run_experiment(cfg, out_dir, data_dir=data_dir, quick=quick, progress=progress, echo=typer.echo,
+                                device=torch_device, teacher_root=teacher_store)
     except DatasetNotFoundError as exc:
         _fail(str(exc), debug, exc)
+    except TrainingDivergedError as exc:
+        _fail(str(exc), debug, exc, code=3)
     typer.echo("")
     typer.echo(format_summary(result.summary))
     if cfg.figure == "accuracy_vs_tau":

@@ -3,8 +3,10 @@
 Data (:mod:`.data`), models with named stages (:mod:`.models`), distillation losses
 (:mod:`.losses`), path aggregators (:mod:`.aggregators`), activation hooks
 (:mod:`.hooks`), YAML experiment configs (:mod:`.config`), training with checkpoints
-(:mod:`.train`), multi-seed experiments (:mod:`.runner`) and reading run folders back
-(:mod:`.store`).  Convention: a student minimises (1 - xi) CE + xi KD, xi weighting the
+(:mod:`.train`), multi-seed experiments (:mod:`.runner`), reading run folders back
+(:mod:`.store`), a store of pre-trained teachers reused across experiments
+(:mod:`.teacher_store`), statistics over seeds (:mod:`.statistics`) and the limited-label
+protocol (:mod:`.limited_labels`).  Convention: a student minimises (1 - xi) CE + xi KD, xi weighting the
 teacher term, KD = tau^2 KL at temperature tau.
 """
 
@@ -59,7 +61,9 @@ from kdscope.empirical.models import ARCHITECTURES, ResNet, SmallCNN, build_mode
 from kdscope.empirical.registry import ConfigError, Registry
 from kdscope.empirical.runner import ExperimentResult, format_summary, load_analysis_input, run_experiment, summarize
 from kdscope.empirical.store import list_models, load_logs, load_model, load_run_config, load_splits
-from kdscope.empirical.train import TrainResult, train_learner
+from kdscope.empirical.devices import DEVICES, DeviceError, resolve_device
+from kdscope.empirical.teacher_store import StoredTeacher, TeacherSpec, get_teacher, teacher_outputs
+from kdscope.empirical.train import TrainingDivergedError, TrainResult, train_learner
 
 __all__ = [
     "AGGREGATORS", "ARCHITECTURES", "DATASETS", "FEATURE_LOSSES", "SOFT_LOSSES",
@@ -76,5 +80,7 @@ __all__ = [
     "ResNet", "SmallCNN", "build_model", "count_parameters", "layer_paths",
     "ExperimentResult", "format_summary", "load_analysis_input", "run_experiment", "summarize",
     "list_models", "load_logs", "load_model", "load_run_config", "load_splits",
-    "TrainResult", "train_learner",
+    "TrainResult", "TrainingDivergedError", "train_learner",
+    "DEVICES", "DeviceError", "resolve_device",
+    "StoredTeacher", "TeacherSpec", "get_teacher", "teacher_outputs",
 ]

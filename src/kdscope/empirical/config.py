@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 import dataclasses
 import types
 import typing
@@ -32,11 +33,29 @@ import yaml
 from kdscope.empirical.aggregators import AGGREGATORS
 from kdscope.empirical.data import DATASETS, NOISE_KINDS
 from kdscope.empirical.losses import FEATURE_LOSSES, SOFT_LOSSES
-from kdscope.empirical.models import ARCHITECTURES, build_model
+from kdscope.empirical.models import ARCHITECTURES, build_model, size_problem
 from kdscope.empirical.registry import ConfigError, RegistryChoice
 from kdscope.theory.constraints import Choice, Flag, Interval
 
 _FRACTION = Interval(0.0, 1.0, open_lo=True)
+_NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.=+-]*")
+
+
+@dataclass(frozen=True)
+class PathName:
+    """A name that becomes one folder or file name: letters, digits, ``_ . = + -``, no ``..``, no separator."""
+
+    def describe(self) -> str:
+        return ("a name usable as one folder name (letters, digits and _ . = + -, starting with a letter or digit, "
+                "no '..', at most 100 characters)")
+
+    def check(self, name: str, value: Any) -> str | None:
+        if isinstance(value, str) and len(value) <= 100 and _NAME_PATTERN.fullmatch(value) and ".." not in value:
+            return None
+        return f"'{name}' must be {self.describe()}; got {value!r}."
+
+    def example_bad(self) -> Any:
+        return "../../x"
 _POS_INT = Interval(1, float("inf"), integer=True)
 
 
@@ -97,6 +116,24 @@ class ModelConfig(_Checked):
     depth: int
     CONSTRAINTS: typing.ClassVar[dict] = {"arch": RegistryChoice(ARCHITECTURES), "width": _POS_INT, "depth": _POS_INT}
 
+    def _cross_checks(self) -> list[str]:
+        # Size guard from the numbers alone, before anything builds the model (reference batch of 128).
+        problem = model_size_problem(self, 128, label=None)
+        return [problem] if problem else []
+
+
+def model_size_problem(m: ModelConfig, batch_size: int, label: str | None = "model") -> str | None:
+    """A sentence if model ``m`` is too large to build for batches of ``batch_size`` (see models.size_problem).
+
+    ``label`` (the field's dotted path) starts the sentence; None leaves it out.
+    """
+    if not (isinstance(m.width, int) and isinstance(m.depth, int) and m.width > 0 and m.depth > 0):
+        return None  # reported by the field constraints
+    problem = size_problem(m.arch, m.width, m.depth, batch_size=batch_size)
+    if problem is None:
+        return None
+    return f"'{label}': {problem}" if label else problem
+
 
 @dataclass(frozen=True)
 class TrainConfig(_Checked):
@@ -136,10 +173,20 @@ class FeaturePathConfig(_Checked):
 
 @dataclass(frozen=True)
 class TeacherConfig(_Checked):
-    """The generation-0 learner, trained on hard labels; ``train`` None uses the experiment's ``train``."""
+    """The generation-0 learner, trained on hard labels; ``train`` None uses the experiment's ``train``.
+
+    ``pretrained: true`` takes the teacher from the teacher store
+    (:mod:`kdscope.empirical.teacher_store`): trained once on the whole pool of the data
+    set (with the condition's label noise rate, drawn with ``seed``), then reused by every
+    seed, condition and experiment naming the same model, training and noise; students
+    see its normalisation.  False (default) trains a teacher per seed on the run's split.
+    """
 
     model: str
     train: TrainConfig | None = None
+    pretrained: bool = False
+    seed: int = 0
+    CONSTRAINTS: typing.ClassVar[dict] = {"pretrained": Flag(), "seed": Interval(0, float("inf"), integer=True)}
 
 
 @dataclass(frozen=True)
@@ -163,6 +210,7 @@ class StudentConfig(_Checked):
     gradnorm_lr: float = 0.025
     train: TrainConfig | None = None
     CONSTRAINTS: typing.ClassVar[dict] = {
+        "name": PathName(),
         "xi": Interval(0.0, 1.0),
         "loss": RegistryChoice(SOFT_LOSSES),
         "tau": Interval(0.0, float("inf"), open_lo=True),
@@ -191,7 +239,7 @@ class ExperimentConfig(_Checked):
     grid: dict[str, tuple] = field(default_factory=dict)
     figure: str | None = None
     description: str = ""
-    CONSTRAINTS: typing.ClassVar[dict] = {"figure": Choice((None, "accuracy_vs_tau"))}
+    CONSTRAINTS: typing.ClassVar[dict] = {"name": PathName(), "figure": Choice((None, "accuracy_vs_tau"))}
 
     def _cross_checks(self) -> list[str]:
         out = []
@@ -202,7 +250,11 @@ class ExperimentConfig(_Checked):
         known = sorted(self.models)
         if self.teacher.model not in self.models:
             out.append(f"'teacher.model' must name an entry of 'models' {known}; got {self.teacher.model!r}.")
+        batches = [self.train.batch_size] + [x.train.batch_size for x in (self.teacher, *self.students) if x.train]
         for key, m in self.models.items():
+            if (problem := model_size_problem(m, max(batches), f"models.{key}")) is not None:
+                out.append(problem)
+                continue
             if isinstance(_module_names(m), str):
                 out.append(f"'models.{key}.depth' {_module_names(m)}")  # "must be ...; got ..."
         seen = ["teacher"]
@@ -305,7 +357,12 @@ def from_dict(cls: type, data: Any, path: str = "") -> Any:
     problems = [m for n, c in cls.CONSTRAINTS.items() if (m := c.check(prefix + n, values[n])) is not None]
     if problems:
         raise ConfigError(" ".join(problems))
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ConfigError as exc:
+        if not path:
+            raise
+        raise ConfigError(f"'{path}': {exc}") from None
 
 
 def to_dict(cfg: Any) -> dict:

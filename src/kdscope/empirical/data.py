@@ -211,6 +211,7 @@ def make_splits(
     theta: float,
     noise: str,
     seed: int,
+    norm: tuple[float, float] | None = None,
 ) -> DataSplits:
     """Draw validation, training and test sets from ``raw``, add label noise, normalise.
 
@@ -219,7 +220,8 @@ def make_splits(
     the rest, ``train_fraction`` of each class is the training set (the limited-data
     regime); ``test_fraction`` of each class of the test set is kept (quick runs).
     Only training labels get noise.  Normalisation uses the training images' mean
-    and std (one scalar each for grey images).
+    and std (one scalar each for grey images), or ``norm = (mean, std)`` when given
+    (a pre-trained teacher's normalisation).
     """
     rng = np.random.default_rng(seed)
     idx_val = np.array([], dtype=np.int64)
@@ -230,19 +232,21 @@ def make_splits(
     idx_test = class_balanced_indices(raw.y_test, test_fraction, rng)
     y_clean = raw.y_pool[idx_train]
     y_noisy = add_label_noise(y_clean, theta, noise, raw.n_classes, rng) if theta > 0 else y_clean.copy()
-    return splits_from_indices(raw, idx_train, idx_val, idx_test, y_noisy)
+    return splits_from_indices(raw, idx_train, idx_val, idx_test, y_noisy, norm=norm)
 
 
 def splits_from_indices(
-    raw: RawDataset, idx_train: np.ndarray, idx_val: np.ndarray, idx_test: np.ndarray, y_train: np.ndarray
+    raw: RawDataset, idx_train: np.ndarray, idx_val: np.ndarray, idx_test: np.ndarray, y_train: np.ndarray,
+    norm: tuple[float, float] | None = None,
 ) -> DataSplits:
     """Assemble normalised :class:`DataSplits` from drawn indices and (possibly noisy) training labels.
 
     Used by :func:`make_splits` and to rebuild a run's exact splits from its ``split.npz``.
+    ``norm = (mean, std)`` fixes the normalisation; None uses the training images' own.
     """
     idx_train, idx_val, idx_test = (np.asarray(i, dtype=np.int64) for i in (idx_train, idx_val, idx_test))
     x_train = raw.x_pool[idx_train]
-    mean, std = float(x_train.mean()), float(x_train.std())
+    mean, std = (float(x_train.mean()), float(x_train.std())) if norm is None else (float(norm[0]), float(norm[1]))
     norm = lambda x: torch.from_numpy((x - mean) / std)  # noqa: E731
     return DataSplits(
         name=raw.name,
@@ -262,6 +266,25 @@ def splits_from_indices(
     )
 
 
+_DATA_HINTS = {
+    "fashion_mnist": "Fashion-MNIST needs the IDX files " + ", ".join(f"{f}.gz" for f in FASHION_FILES)
+    + f" (gzipped or not): `apt-get install dataset-fashion-mnist` puts them in {DEFAULT_FASHION_DIR}, the default "
+    "when --data-dir is left out.",
+    "digits": "digits is bundled with scikit-learn and needs no data folder: leave --data-dir out.",
+}
+
+
 def load_raw(dataset: str, data_dir: str | Path | None = None) -> RawDataset:
-    """Read the registered data set ``dataset`` (see :data:`DATASETS`)."""
-    return DATASETS.get(dataset)(data_dir)
+    """Read the registered data set ``dataset`` (see :data:`DATASETS`).
+
+    Raises
+    ------
+    DatasetNotFoundError
+        If ``data_dir`` is given but is not an existing folder (for every data set, even
+        those that do not read it), or if the data set's files are missing.
+    """
+    loader = DATASETS.get(dataset)
+    if data_dir is not None and not Path(data_dir).is_dir():
+        raise DatasetNotFoundError(f"the data folder {str(data_dir)!r} given with --data-dir does not exist or is not "
+                                   f"a folder. {_DATA_HINTS.get(dataset, '')}".rstrip())
+    return loader(data_dir)

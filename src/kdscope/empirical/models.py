@@ -132,9 +132,80 @@ ARCHITECTURES.register("cnn", _build_cnn)
 ARCHITECTURES.register("resnet", _build_resnet)
 
 
+#: Size limits checked from the configuration before any model is built.
+MAX_PARAMETERS = 50_000_000
+MAX_ACTIVATION_BYTES = 8 * 1024**3
+#: Side of the largest images of a registered data set (Fashion-MNIST): estimates use it.
+REFERENCE_IMAGE_SIZE = 28
+
+
+def estimate_size(arch: str, width: int, depth: int, n_classes: int = 10, in_channels: int = 1,
+                  image_size: int = REFERENCE_IMAGE_SIZE, batch_size: int = 128) -> tuple[int, int]:
+    """Parameters and forward-activation bytes (float32, one batch) of a model, from its config alone.
+
+    Exact parameter count of :class:`SmallCNN` / :class:`ResNet`; activations count every
+    conv, BN and ReLU output kept for the backward pass (a lower bound of the training
+    memory).  Pure integer arithmetic: ``cnn`` with ``depth=100`` gives astronomic numbers
+    instead of allocating them.  Unknown architectures return (0, 0).
+    """
+    params, floats, s = 0, 0, image_size
+    if arch == "cnn":
+        c_in = in_channels
+        for i in range(depth):
+            c_out = width * 2**i
+            params += 9 * c_in * c_out + 2 * c_out
+            floats += 3 * c_out * s * s
+            if i < depth - 1 and s >= 2:
+                s //= 2
+            c_in = c_out
+    elif arch == "resnet":
+        n_blocks = max((depth - 2) // 6, 0)
+        params += 9 * in_channels * width + 2 * width
+        floats += 3 * width * s * s
+        c_in = width
+        for i in range(3):
+            c_out = width * 2**i
+            for b in range(n_blocks):
+                stride = 2 if (b == 0 and i > 0) else 1
+                s = (s - 1) // stride + 1
+                params += 9 * c_in * c_out + 9 * c_out * c_out + 4 * c_out
+                floats += 6 * c_out * s * s
+                if stride != 1 or c_in != c_out:
+                    params += c_in * c_out + 2 * c_out
+                    floats += 2 * c_out * s * s
+                c_in = c_out
+    else:
+        return 0, 0
+    params += c_in * n_classes + n_classes
+    return params, 4 * batch_size * floats
+
+
+def size_problem(arch: str, width: int, depth: int, *, batch_size: int = 128, n_classes: int = 10,
+                 in_channels: int = 1) -> str | None:
+    """None if the model fits :data:`MAX_PARAMETERS` and :data:`MAX_ACTIVATION_BYTES`, else a sentence why not."""
+    params, act = estimate_size(arch, width, depth, n_classes, in_channels, batch_size=batch_size)
+    if params <= MAX_PARAMETERS and act <= MAX_ACTIVATION_BYTES:
+        return None
+    return (f"{arch}(width={width}, depth={depth}) would have ~{params:.3g} parameters (limit {MAX_PARAMETERS:.3g}) "
+            f"and ~{act / 1024**3:.3g} GiB of activations for a batch of {batch_size} "
+            f"{REFERENCE_IMAGE_SIZE}x{REFERENCE_IMAGE_SIZE} images (limit {MAX_ACTIVATION_BYTES / 1024**3:g} GiB); "
+            "reduce width or depth.")
+
+
 def build_model(arch: str, width: int, depth: int, n_classes: int, in_channels: int = 1) -> nn.Module:
-    """Instantiate the registered ``arch`` (initialised from torch's global RNG: seed it first)."""
-    return ARCHITECTURES.get(arch)(width, depth, n_classes, in_channels)
+    """Instantiate the registered ``arch`` (initialised from torch's global RNG: seed it first).
+
+    Raises
+    ------
+    ValueError
+        If the model's estimated size (:func:`size_problem`, batch of 1) is over the limits;
+        nothing is allocated then.
+    """
+    builder = ARCHITECTURES.get(arch)
+    problem = size_problem(arch, width, depth, batch_size=1, n_classes=n_classes, in_channels=in_channels)
+    if problem:
+        raise ValueError(problem)
+    return builder(width, depth, n_classes, in_channels)
 
 
 def layer_paths(model: nn.Module) -> list[str]:

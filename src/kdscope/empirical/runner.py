@@ -16,7 +16,9 @@ Run-folder layout (``OUT``)::
       run.json              kdscope and torch versions, quick flag, data_dir, seeds, wall time
       summary.parquet/.csv  one row per (condition, learner): mean and std over seeds of
                             the test accuracy at the best-validation epoch and at the last
-                            epoch, agreement with the teacher and ECE at the last epoch
+                            epoch, agreement with the teacher and ECE at the last epoch;
+                            95% CI of the best-epoch accuracy and its paired difference to
+                            the student alone (acc_*, delta_*; see kdscope.empirical.statistics)
       logs.parquet          every per-epoch row of every learner (see kdscope.empirical.train)
       figure_*.png/.pdf     figures drawn by the CLI (kl_vs_mse: accuracy vs tau)
       runs/<condition>/seed<s>/
@@ -48,7 +50,8 @@ import yaml
 
 from kdscope.empirical.config import ExperimentConfig, to_dict
 from kdscope.empirical.data import RawDataset, load_raw, make_splits
-from kdscope.empirical.train import train_learner
+from kdscope.empirical.teacher_store import DEFAULT_ROOT, TeacherSpec, get_teacher
+from kdscope.empirical.train import BEST, FINAL, LOG, TrainResult, train_learner
 
 SUMMARY_COLUMNS = ("test_acc", "agreement", "test_ece")
 
@@ -100,8 +103,13 @@ def run_experiment(
     quick: bool = False,
     progress: bool = True,
     echo: Callable[[str], None] | None = print,
+    device: str | torch.device = "cpu",
+    teacher_root: str | Path | None = None,
 ) -> ExperimentResult:
-    """Train every learner of ``cfg`` into ``out_dir`` and write the summary table.
+    """Train every learner of ``cfg`` into ``out_dir`` (on ``device``) and write the summary table.
+
+    With ``teacher.pretrained`` the teacher comes from the teacher store at ``teacher_root``
+    (default ``kdscope-out/teachers``), trained at most once per data set and noise rate.
 
     Raises :class:`kdscope.empirical.data.DatasetNotFoundError` before any training if the
     data set's files are missing.
@@ -112,7 +120,7 @@ def run_experiment(
     (out / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
     meta = {"experiment": cfg.name, "kdscope_version": _version(), "torch_version": torch.__version__,
             "python": platform.python_version(), "threads": torch.get_num_threads(), "quick": quick,
-            "data_dir": str(data_dir) if data_dir else None, "seeds": list(cfg.seeds)}
+            "data_dir": str(data_dir) if data_dir else None, "seeds": list(cfg.seeds), "device": str(device)}
     _write_json(out / "run.json", meta)
     raws: dict[str, RawDataset] = {}
     all_logs = []
@@ -120,23 +128,36 @@ def run_experiment(
         if data_cfg.dataset not in raws:
             raws[data_cfg.dataset] = load_raw(data_cfg.dataset, data_dir)
         raw = raws[data_cfg.dataset]
+        stored = None
+        if cfg.teacher.pretrained:
+            spec = TeacherSpec(data_cfg.dataset, cfg.models[cfg.teacher.model], cfg.train_of(cfg.teacher),
+                               seed=cfg.teacher.seed, theta=data_cfg.theta, noise=data_cfg.noise)
+            stored = get_teacher(spec, raw, root=teacher_root if teacher_root is not None else DEFAULT_ROOT,
+                                 device=device, progress=progress, echo=echo)
+            if echo is not None:
+                echo(f"[{condition}] teacher {stored.key} from the store: test accuracy {stored.test_acc:.4f} "
+                     f"(whole pool, theta={data_cfg.theta:g})")
         for seed in cfg.seeds:
             seed_dir = out / "runs" / condition / f"seed{seed}"
             seed_dir.mkdir(parents=True, exist_ok=True)
             splits = make_splits(raw, train_fraction=data_cfg.train_fraction, val_fraction=data_cfg.val_fraction,
                                  test_fraction=data_cfg.test_fraction, theta=data_cfg.theta, noise=data_cfg.noise,
-                                 seed=data_cfg.seed if data_cfg.seed is not None else seed)
+                                 seed=data_cfg.seed if data_cfg.seed is not None else seed,
+                                 norm=(stored.mean, stored.std) if stored is not None else None)
             np.savez(seed_dir / "split.npz", idx_train=splits.idx_train, idx_val=splits.idx_val,
-                     idx_test=splits.idx_test, y_train=splits.y_train.numpy())
+                     idx_test=splits.idx_test, y_train=splits.y_train.numpy(), norm=np.array([splits.mean, splits.std]))
             trained: dict[str, torch.nn.Module] = {}
             learners = [("teacher", cfg.teacher, None)] + [(s.name, s, s) for s in cfg.students]
             for name, spec, student_cfg in learners:
                 ldir = seed_dir / name
                 info = _learner_row(cfg, name, condition, seed)
                 teacher = trained.get(student_cfg.teacher) if student_cfg is not None else None
-                res = train_learner(cfg.models[spec.model], splits, cfg.train_of(spec), seed=seed,
-                                    student_cfg=student_cfg, teacher=teacher, run_dir=ldir, meta=info,
-                                    progress=progress, desc=f"{condition} seed{seed} {name}")
+                if name == "teacher" and stored is not None:
+                    res = _stored_teacher_result(stored, splits, info, ldir)
+                else:
+                    res = train_learner(cfg.models[spec.model], splits, cfg.train_of(spec), seed=seed,
+                                        student_cfg=student_cfg, teacher=teacher, run_dir=ldir, meta=info,
+                                        progress=progress, desc=f"{condition} seed{seed} {name}", device=device)
                 trained[name] = res.model
                 _write_json(ldir / "learner.json", {**info, "best_epoch": res.best_epoch, "complete": res.completed,
                                                     "kdscope_version": meta["kdscope_version"],
@@ -157,6 +178,28 @@ def run_experiment(
     seconds = time.perf_counter() - t_start
     _write_json(out / "run.json", {**meta, "wall_seconds": seconds})
     return ExperimentResult(out, summary, logs, seconds)
+
+
+def _stored_teacher_result(stored, splits, info: dict, ldir: Path) -> TrainResult:
+    """A stored teacher evaluated on this run's split, saved like a trained learner (one log row)."""
+    from kdscope.empirical.metrics import accuracy, expected_calibration_error, predict_logits
+
+    model = stored.model
+    z_train, z_val, z_test = (predict_logits(model, x) for x in (splits.x_train, splits.x_val, splits.x_test))
+    epochs = int(stored.spec.train.epochs)
+    row = {**info, "epoch": epochs, "lr": float("nan"), "loss_total": float("nan"),
+           "train_acc": accuracy(z_train, splits.y_train), "val_acc": accuracy(z_val, splits.y_val),
+           "test_acc": accuracy(z_test, splits.y_test),
+           "test_loss": float(torch.nn.functional.cross_entropy(z_test, splits.y_test)),
+           "test_ece": expected_calibration_error(z_test, splits.y_test), "agreement": float("nan"),
+           "seconds": 0.0, "teacher_key": stored.key}
+    log = pd.DataFrame([row])
+    ldir.mkdir(parents=True, exist_ok=True)
+    log.to_parquet(ldir / LOG, index=False)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    for name in (FINAL, BEST):
+        torch.save(state, ldir / name)
+    return TrainResult(model, log, epochs, state, completed=True)
 
 
 def summarize(logs: pd.DataFrame) -> pd.DataFrame:
@@ -186,18 +229,72 @@ def summarize(logs: pd.DataFrame) -> pd.DataFrame:
         **{f"{m}_{w}_{f}": (f"{m}_{w}", f) for m in SUMMARY_COLUMNS for w in ("best", "last") for f in ("mean", "std")},
     )
     first = per_seed.groupby(keys, sort=False)[desc].first()
-    return first.join(stats).reset_index()
+    out = first.join(stats).reset_index()
+    return _add_intervals(out, per_seed)
+
+
+def _reference_learner(per_seed: pd.DataFrame) -> str | None:
+    """The student trained alone: first student with xi = 0 and no feature path (None if there is none)."""
+    if "role" not in per_seed.columns:
+        return None
+    plain = per_seed["features"].fillna("") == "" if "features" in per_seed.columns else True
+    alone = per_seed[(per_seed["role"] == "student") & (per_seed["xi"] == 0) & plain]
+    return str(alone["learner"].iloc[0]) if len(alone) else None
+
+
+def _add_intervals(out: pd.DataFrame, per_seed: pd.DataFrame) -> pd.DataFrame:
+    """95% t intervals of the best-epoch test accuracy, and paired differences to the student alone.
+
+    Columns added: ``acc_mean, acc_ci_low, acc_ci_high`` (= test_acc_best over seeds),
+    ``delta_vs_alone, delta_ci_low, delta_ci_high`` (paired by seed: same split and
+    initialisation) and ``verdict``; NaN where no student trained alone exists.
+    """
+    from kdscope.empirical.statistics import mean_ci, paired_difference, verdict
+
+    ref = _reference_learner(per_seed)
+    rows = []
+    for _, r in out.iterrows():
+        mine = per_seed[(per_seed["condition"] == r["condition"]) & (per_seed["learner"] == r["learner"])]
+        acc = mean_ci(mine["test_acc_best"].to_numpy())
+        row = {"acc_mean": acc.mean, "acc_ci_low": acc.low, "acc_ci_high": acc.high, "delta_vs_alone": np.nan,
+               "delta_ci_low": np.nan, "delta_ci_high": np.nan, "verdict": ""}
+        if ref is not None and r["learner"] == ref:
+            row.update(delta_vs_alone=0.0, verdict="reference")
+        elif ref is not None and r.get("role") == "student":
+            base = per_seed[(per_seed["condition"] == r["condition"]) & (per_seed["learner"] == ref)]
+            pair = mine.merge(base, on="seed", suffixes=("", "_ref"))
+            d = paired_difference(pair["test_acc_best"].to_numpy(), pair["test_acc_best_ref"].to_numpy())
+            row.update(delta_vs_alone=d.mean, delta_ci_low=d.low, delta_ci_high=d.high, verdict=verdict(d))
+        rows.append(row)
+    return pd.concat([out, pd.DataFrame(rows, index=out.index)], axis=1)
 
 
 def format_summary(summary: pd.DataFrame) -> str:
-    """Plain-text table: one line per (condition, learner) with mean +- std of test accuracy."""
+    """Plain-text table: per (condition, learner) mean +- std of test accuracy, 95% CI, paired gain over alone.
+
+    Ends with a note when no distilled learner can be separated from the student alone
+    (every 95% CI of the paired difference contains 0): the run is too small to tell.
+    """
     lines = [f"{'condition':<16s} {'learner':<14s} {'loss':<5s} {'tau':>5s} {'xi':>5s} {'seeds':>5s}  "
-             f"{'test acc (best val)':>20s}  {'test acc (last)':>20s}  {'agreement':>9s}"]
+             f"{'test acc (best val)':>20s}  {'95% CI':>15s}  {'- alone [95% CI]':>26s}  {'test acc (last)':>20s}  "
+             f"{'agreement':>9s}"]
+    separated = unseparated = 0
     for _, r in summary.iterrows():
         pm = lambda m: f"{r[m + '_mean']:.4f} +- {0.0 if pd.isna(r[m + '_std']) else r[m + '_std']:.4f}"  # noqa: E731
+        ci = "n/a" if pd.isna(r.get("acc_ci_low", np.nan)) else f"[{r['acc_ci_low']:.3f}, {r['acc_ci_high']:.3f}]"
+        gain = ""
+        if pd.notna(r.get("delta_ci_low", np.nan)):
+            gain = f"{r['delta_vs_alone']:+.4f} [{r['delta_ci_low']:+.3f}, {r['delta_ci_high']:+.3f}]"
+            if r["delta_ci_low"] > 0 or r["delta_ci_high"] < 0:
+                separated += 1
+            else:
+                unseparated += 1
         lines.append(f"{r['condition']:<16s} {r['learner']:<14s} {r['loss']:<5s} {r['tau']:>5g} {r['xi']:>5g} "
-                     f"{int(r['n_seeds']):>5d}  {pm('test_acc_best'):>20s}  {pm('test_acc_last'):>20s}  "
-                     f"{r['agreement_last_mean']:>9.4f}")
+                     f"{int(r['n_seeds']):>5d}  {pm('test_acc_best'):>20s}  {ci:>15s}  {gain:>26s}  "
+                     f"{pm('test_acc_last'):>20s}  {r['agreement_last_mean']:>9.4f}")
+    if unseparated and not separated:
+        lines.append("\nno distilled learner is separated from the student alone (every 95% CI of the paired "
+                     "difference contains 0): too few seeds or too small a budget to tell them apart.")
     return "\n".join(lines)
 
 

@@ -91,7 +91,8 @@ def load_splits(
         data_dir = json.loads((run_dir / "run.json").read_text()).get("data_dir")
     raw = load_raw(conditions[condition].dataset, data_dir)
     with np.load(run_dir / "runs" / condition / f"seed{seed}" / "split.npz") as z:
-        return splits_from_indices(raw, z["idx_train"], z["idx_val"], z["idx_test"], z["y_train"])
+        norm = tuple(float(v) for v in z["norm"]) if "norm" in z.files else None
+        return splits_from_indices(raw, z["idx_train"], z["idx_val"], z["idx_test"], z["y_train"], norm=norm)
 
 
 def load_logs(run_dir: str | Path) -> pd.DataFrame:

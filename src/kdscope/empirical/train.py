@@ -43,6 +43,14 @@ FINAL = "model.pt"
 BEST = "model_best.pt"
 
 
+class TrainingDivergedError(RuntimeError):
+    """A learner's training loss became NaN or infinite (learning rate too large, bad data).
+
+    The message names the learner and the epoch; training stops at the first such batch,
+    before the optimiser applies the non-finite gradient.
+    """
+
+
 @dataclass(frozen=True)
 class TrainResult:
     """Outcome of :func:`train_learner`: final model (eval mode), per-epoch log, best epoch.
@@ -83,6 +91,44 @@ def _set_rng_states(states: dict) -> None:
     random.setstate(states["python"])
 
 
+#: Largest teacher feature cache (bytes) kept in memory for a feature-path student.
+MAX_FEATURE_CACHE_BYTES = 1024**3
+
+
+@torch.no_grad()
+def teacher_features(teacher: nn.Module, x: torch.Tensor, paths: tuple[str, ...],
+                     batch_size: int = 512) -> tuple[torch.Tensor, dict[str, torch.Tensor]] | None:
+    """Frozen teacher's logits and hooked features at ``paths`` on all of ``x`` (eval mode), or None.
+
+    The teacher is frozen in eval mode, so these equal what a live forward pass per batch
+    gives (up to float rounding); computing them once removes the teacher from every
+    student step.  None when they would take more than :data:`MAX_FEATURE_CACHE_BYTES`
+    (estimated on one image): the caller then runs the teacher per batch.
+    """
+    if len(x) == 0:
+        return None
+    with capture(teacher, paths, detach=True) as f:
+        teacher(x[:1])
+    if sum(v[0].numel() * v.element_size() for v in f.values()) * len(x) > MAX_FEATURE_CACHE_BYTES:
+        return None
+    logits, feats = [], {p: [] for p in paths}
+    for i in range(0, len(x), batch_size):
+        with capture(teacher, paths, detach=True) as f:
+            logits.append(teacher(x[i : i + batch_size]))
+        for p in paths:
+            feats[p].append(f[p])
+    return torch.cat(logits), {p: torch.cat(v) for p, v in feats.items()}
+
+
+def _splits_to(splits: DataSplits, device: torch.device) -> DataSplits:
+    """The splits with every tensor moved to ``device`` (indices and statistics unchanged)."""
+    import dataclasses
+
+    moved = {f.name: getattr(splits, f.name).to(device) for f in dataclasses.fields(splits)
+             if isinstance(getattr(splits, f.name), torch.Tensor)}
+    return dataclasses.replace(splits, **moved)
+
+
 def _save_atomic(obj, path: Path) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(obj, tmp)
@@ -102,6 +148,7 @@ def train_learner(
     progress: bool = True,
     desc: str = "",
     stop_after_epoch: int | None = None,
+    device: str | torch.device = "cpu",
 ) -> TrainResult:
     """Train a teacher (``student_cfg`` None: cross-entropy only) or a student of ``teacher``.
 
@@ -117,10 +164,22 @@ def train_learner(
         If it holds a checkpoint, training resumes from it.
     meta : extra constant columns for the log (learner name, seed, ...).
     stop_after_epoch : stop (as if interrupted) after this epoch's checkpoint; for tests.
+    device : where to train ("cpu", "cuda", "mps"; see :func:`kdscope.empirical.devices.resolve_device`).
+        Checkpoints and returned weights are on the CPU-loadable format either way.
+
+    Raises
+    ------
+    TrainingDivergedError
+        If a batch loss is NaN or infinite; the message names the learner (``meta['learner']``
+        or ``desc``) and the epoch.
     """
     run_dir = Path(run_dir) if run_dir is not None else None
     torch.manual_seed(seed)
     model = build_model(model_cfg.arch, model_cfg.width, model_cfg.depth, splits.n_classes, splits.in_channels)
+    device = torch.device(device)
+    model.to(device)
+    if device.type != "cpu":
+        splits = _splits_to(splits, device)
     if teacher is not None:
         teacher.eval()
         for p in teacher.parameters():
@@ -138,7 +197,7 @@ def train_learner(
     best = {"val": -1.0, "epoch": 0, "state": None}
     start = 1
     if run_dir is not None and (run_dir / CHECKPOINT).is_file():
-        ck = torch.load(run_dir / CHECKPOINT, weights_only=False)
+        ck = torch.load(run_dir / CHECKPOINT, weights_only=False, map_location=device)
         model.load_state_dict(ck["model"])
         objective.load_state_dict(ck["objective"])
         opt.load_state_dict(ck["optimizer"])
@@ -148,10 +207,15 @@ def train_learner(
         rows, best, start = ck["rows"], ck["best"], ck["epoch"] + 1
 
     feature_run = bool(objective.features)
-    z_t_train = z_t_test = None
+    z_t_train = z_t_test = f_t_train = None
     if teacher is not None:
         z_t_test = predict_logits(teacher, splits.x_test)
-        if not feature_run:
+        if feature_run:
+            cached = teacher_features(teacher, splits.x_train, objective.teacher_paths)
+            if cached is not None:
+                z_t_train, f_t_train = cached
+                feature_run = False  # every batch reads the cache: no teacher forward pass
+        else:
             z_t_train = predict_logits(teacher, splits.x_train)
     meta = dict(meta or {})
     n = len(splits.x_train)
@@ -164,13 +228,13 @@ def train_learner(
         lr = opt.param_groups[0]["lr"]
         sums = dict.fromkeys(("total", *objective.path_names), 0.0)
         correct = 0
-        perm = torch.randperm(n, generator=gen)
+        perm = torch.randperm(n, generator=gen).to(device)
         for i in range(0, n, train_cfg.batch_size):
             idx = perm[i : i + train_cfg.batch_size]
             if len(idx) < 2:  # BatchNorm needs two samples
                 continue
             x, y = splits.x_train[idx], splits.y_train[idx]
-            f_t: dict = {}
+            f_t: dict = {p: f[idx] for p, f in f_t_train.items()} if f_t_train is not None else {}
             if feature_run:
                 with torch.no_grad(), capture(teacher, objective.teacher_paths, detach=True) as f_t:
                     z_t = teacher(x)
@@ -180,6 +244,12 @@ def train_learner(
                 z_s = model(x)
             losses = objective.path_losses(z_s, y, z_t, f_s, f_t)
             total = objective.combine(losses, shared)
+            if not torch.isfinite(total):
+                bar.close()
+                who = meta.get("learner", desc or "learner")
+                raise TrainingDivergedError(
+                    f"learner {who!r}: training loss is {float(total.detach())} at epoch {epoch} "
+                    f"(batch {i // train_cfg.batch_size + 1}, lr {lr:g}); lower train.lr or check the data.")
             opt.zero_grad(set_to_none=True)
             total.backward()
             opt.step()
@@ -221,6 +291,6 @@ def train_learner(
             return TrainResult(model.eval(), pd.DataFrame(rows), best["epoch"], best["state"], completed=False)
     bar.close()
     if run_dir is not None:
-        _save_atomic(model.state_dict(), run_dir / FINAL)
-        _save_atomic(best["state"], run_dir / BEST)
+        _save_atomic({k: v.cpu() for k, v in model.state_dict().items()}, run_dir / FINAL)
+        _save_atomic({k: v.cpu() for k, v in best["state"].items()}, run_dir / BEST)
     return TrainResult(model.eval(), pd.DataFrame(rows), best["epoch"], best["state"], completed=True)
