@@ -79,3 +79,26 @@ def test_bayes_error_decreases_to_the_oracle():
     errs = [bayes_error(G, pi, a, 1.0) for a in (0.5, 2.0, 10.0, 1e6)]
     assert all(x > y for x, y in zip(errs, errs[1:]))
     assert abs(errs[-1] - oracle_error(G, pi, 1.0)) < 1e-5
+
+
+def test_four_dimensional_orthant_independent_blocks_factorise(rng):
+    from kdscope.theory.multiclass.orthant import _orthant_2x2
+
+    A, B = rng.normal(size=(2, 2)), rng.normal(size=(2, 2))
+    SX, SY = A @ A.T + 0.2 * np.eye(2), B @ B.T + 0.2 * np.eye(2)
+    m = np.array([0.3, -0.2, 0.5, 0.1])
+    cov = np.block([[SX, np.zeros((2, 2))], [np.zeros((2, 2)), SY]])
+    ref = orthant_probability(m[:2], SX) * orthant_probability(m[2:], SY)
+    assert abs(_orthant_2x2(m, cov) - ref) < 1e-10
+    assert abs(orthant_probability(m, cov) - ref) < 1e-10
+
+
+@pytest.mark.parametrize("k", range(3))
+def test_four_dimensional_orthant_against_genz(k):
+    rng = np.random.default_rng(100 + k)
+    A = rng.normal(size=(4, 4))
+    cov = A @ A.T + 0.3 * np.eye(4)
+    m = rng.normal(size=4)
+    sd = np.sqrt(np.diag(cov))
+    ref = multivariate_normal.cdf(m / sd, cov=cov / np.outer(sd, sd), abseps=1e-7, releps=0, maxpts=10 ** 7, rng=1)
+    assert abs(orthant_probability(m, cov) - ref) < 1e-6
