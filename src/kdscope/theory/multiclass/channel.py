@@ -67,8 +67,9 @@ def channel_averages(losses, M, Q, V, b, pi, alpha, delta, order, cache=None, tr
     Parameters
     ----------
     losses : sequence of K losses (``kdscope.theory.multiclass.losses``), chain order.
-    M : (K, D, C); Q, V : (KD, KD); b : (K, D); pi : (C,); alpha, delta > 0; order : Gauss-Hermite nodes per dimension, one int or one per learner (the grid of
-        learner k's conditional noise).
+    M : (K, D, C); Q, V : (KD, KD); b : (K, D); pi : (C,); alpha, delta > 0.
+    order : Gauss-Hermite nodes per dimension, one int or one per learner (learner k's block is
+        the grid of its noise conditional on the previous learners').
     cache : optional dict; the prox outputs are stored there and reused as warm starts
         (same grid, nearby state) to cut Newton steps.
     train : also compute the training observables (loss, error, output distances); else NaN.
