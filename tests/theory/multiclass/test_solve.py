@@ -132,3 +132,15 @@ def test_two_class_chain_of_two_students_equals_binary():
         assert abs(rec[f"eps_{x}"] - brec[f"eps_{x}"]) < 1e-6
         assert np.allclose(rec[f"M_{x}"], 0.5 * brec[f"m_{x}"] * G2, atol=1e-5)
         assert np.allclose(rec[f"Q_{x}"], 0.25 * brec[f"q_{x}"] * G2, atol=1e-5)
+
+
+def test_quadrature_error_above_tolerance_raises_the_order():
+    """Small ridge, large norms: order 40 misses quad_tol = 1e-4; the solver refines to 60 and converges."""
+    s = MulticlassSetting(classes=3, gram=((1, 0.8, 0), (0.8, 1, 0), (0, 0, 1)), alpha=2.0, delta=1.0, lam_t=0.01)
+    fixed = solve_multiclass(s, MulticlassSolverOptions(refinements=0), on_failure="record")
+    assert fixed.status is Status.INACCURATE and fixed.quad_error > 1e-4 and np.isfinite(fixed.eps[0])
+    with pytest.raises(MulticlassNotConverged, match="quadrature"):
+        solve_multiclass(s, MulticlassSolverOptions(refinements=0))
+    refined = solve_multiclass(s)
+    assert refined.converged and refined.order[0] > 40 and refined.quad_error <= 1e-4
+    assert abs(refined.eps[0] - fixed.eps[0]) < 1e-4

@@ -53,7 +53,9 @@ class MulticlassSolverOptions:
     """Numerics (not physics).  order: Gauss-Hermite nodes per dimension (None: ``default_order``);
     fine_order: the accuracy-check rule (None: each order n raised to n + max(2, n // 4)); quad_tol:
     tolerance on the quadrature error estimate (the relative change of the saddle-point map between
-    the two rules; test errors move ~100x less); the rest as ``FixedPointOptions``.  The iteration
+    the two rules; test errors move ~100x less); refinements: how many times the teacher's order is
+    raised 1.5x (students' +1) and the iteration continued when the error exceeds quad_tol (large
+    norms at small ridge sharpen the integrands); the rest as ``FixedPointOptions``.  The iteration
     first converges to 1e-6 on a coarser rule (half the teacher's order), then refines."""
 
     order: int | None = None
@@ -64,6 +66,7 @@ class MulticlassSolverOptions:
     damping: float = 0.8
     memory: int = 5
     bound: float = 1e8
+    refinements: int = 2
 
 
 @dataclass(frozen=True)
@@ -250,26 +253,34 @@ def solve_multiclass(setting: MulticlassSetting, options: MulticlassSolverOption
     stages = [(coarse, max(opts.tol, 1e-6)), (order, opts.tol)] if coarse != order and initial is None else \
         [(order, opts.tol)]
     n_iter = 0
-    with np.errstate(over="ignore", under="ignore"):
-        for order_, tol_ in stages:
-            fp = FixedPointOptions(tol=tol_, max_iter=opts.max_iter - n_iter, damping=opts.damping,
-                                   memory=opts.memory, bound=opts.bound)
-            x, status, residual, it = iterate(make_map(order_), x, fp, lambda z: _valid(z, K, D, C))
-            n_iter += it
-            if status is not Status.CONVERGED or n_iter >= opts.max_iter:
-                break
-    state = MulticlassState.unpack(x, K, D, C)
     quad_error = np.nan
+    with np.errstate(over="ignore", under="ignore"):
+        for attempt in range(opts.refinements + 1):
+            for order_, tol_ in stages:
+                fp = FixedPointOptions(tol=tol_, max_iter=opts.max_iter - n_iter, damping=opts.damping,
+                                       memory=opts.memory, bound=opts.bound)
+                x, status, residual, it = iterate(make_map(order_), x, fp, lambda z: _valid(z, K, D, C))
+                n_iter += it
+                if status is not Status.CONVERGED or n_iter >= opts.max_iter:
+                    break
+            if status is not Status.CONVERGED:
+                break
+            state = MulticlassState.unpack(x, K, D, C)
+            fine = opts.fine_order or tuple(n + max(2, n // 4) for n in order)
+            new, ch = saddle_map(state, s, order, losses, cache, train=True)
+            new_fine, _ = saddle_map(state, s, fine, losses)
+            a, b = new.pack(), new_fine.pack()
+            quad_error = float(np.max(np.abs(a - b) / (1.0 + np.abs(b))))
+            if quad_error <= opts.quad_tol:
+                break
+            status = Status.INACCURATE
+            if attempt < opts.refinements and opts.fine_order is None:  # raise the order, warm start
+                order = (int(round(1.5 * order[0])),) + tuple(n + 1 for n in order[1:])
+                stages = [(order, opts.tol)]
+    state = MulticlassState.unpack(x, K, D, C)
     nan = np.full(K, np.nan)
     eps, eps_train, loss_train, agree = nan, nan, nan, np.full(K, np.nan)
-    if status is Status.CONVERGED:
-        fine = opts.fine_order or tuple(n + max(2, n // 4) for n in order)
-        new, ch = saddle_map(state, s, order, losses, cache, train=True)
-        new_fine, _ = saddle_map(state, s, fine, losses)
-        a, b = new.pack(), new_fine.pack()
-        quad_error = float(np.max(np.abs(a - b) / (1.0 + np.abs(b))))
-        if quad_error > opts.quad_tol:
-            status = Status.INACCURATE
+    if status in (Status.CONVERGED, Status.INACCURATE):
         eps_train, loss_train = ch.train_error, ch.train_loss
         U = helmert_basis(C)
         Mf = [U @ state.M[k] for k in range(K)]
