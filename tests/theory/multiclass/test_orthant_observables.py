@@ -100,5 +100,5 @@ def test_four_dimensional_orthant_against_genz(k):
     cov = A @ A.T + 0.3 * np.eye(4)
     m = rng.normal(size=4)
     sd = np.sqrt(np.diag(cov))
-    ref = multivariate_normal.cdf(m / sd, cov=cov / np.outer(sd, sd), abseps=1e-7, releps=0, maxpts=10 ** 7, rng=1)
-    assert abs(orthant_probability(m, cov) - ref) < 1e-6
+    ref = multivariate_normal.cdf(m / sd, cov=cov / np.outer(sd, sd), abseps=1e-6, releps=0, maxpts=10 ** 7, rng=1)
+    assert abs(orthant_probability(m, cov) - ref) < 3e-6

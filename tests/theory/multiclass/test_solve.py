@@ -126,7 +126,7 @@ def test_two_class_chain_of_two_students_equals_binary():
     Tolerance 1e-5 on q: the binary engine integrates K = 3 with 20 nodes per dimension (errors ~1e-6).
     """
     s = MulticlassSetting(classes=2, pi=(0.3, 0.7), alpha=2.0, lam_t=0.2, lam_s=0.04, generations=2, xi=0.7, tau=2.0)
-    rec = solve_multiclass(s, MulticlassSolverOptions(order=(30, 30, 30))).record()
+    rec = solve_multiclass(s, MulticlassSolverOptions(order=(20, 20, 20))).record()
     brec = solve(Setting(alpha=2.0, rho=0.3, lam_t=0.1, lam_s=0.02, generations=2, xi=0.7, tau=2.0)).record()
     for x in ("t", "s", "s2"):
         assert abs(rec[f"eps_{x}"] - brec[f"eps_{x}"]) < 1e-6
