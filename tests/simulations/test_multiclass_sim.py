@@ -12,8 +12,7 @@ import pytest
 from scipy.stats import t as student_t
 
 from kdscope.simulations.multiclass import fit_multinomial, sample_mixture, simulate_multiclass
-from kdscope.theory.multiclass import (MulticlassSetting, MulticlassSolverOptions, helmert_basis, hierarchical_gram,
-                                       solve_multiclass)
+from kdscope.theory.multiclass import MulticlassSetting, MulticlassSolverOptions, hierarchical_gram, solve_multiclass
 from kdscope.theory.multiclass.losses import CrossEntropy, student_loss
 
 P_FAMILY = 0.01

@@ -27,6 +27,7 @@ from .solve import (MulticlassNotConverged, MulticlassSaddlePoint, MulticlassSol
 __all__ = [
     "MulticlassSetting", "MAX_CLASSES", "MAX_GAUSSIAN_DIM", "solve_multiclass", "MulticlassSaddlePoint",
     "MulticlassSolverOptions", "MulticlassState", "MulticlassNotConverged", "Status", "simplex_gram",
-    "hierarchical_gram", "parse_gram", "helmert_basis", "generalization_error", "agreement", "bayes_error", "oracle_error",
+    "hierarchical_gram", "parse_gram", "helmert_basis", "generalization_error", "agreement", "bayes_error",
+    "oracle_error",
     "orthant_probability",
 ]

@@ -77,7 +77,8 @@ def gram_problems(G: np.ndarray, C: int) -> list[str]:
             out.append(f"'gram' must be positive semi-definite; its smallest eigenvalue is {lo:.3g}.")
     Uc = helmert_basis(C)
     if np.abs(Uc.T @ G @ Uc).max() <= 1e-12:
-        out.append("'gram' has identical class means (zero spread in the complement of 1): classes cannot be told apart.")
+        out.append("'gram' has identical class means (zero spread in the complement of 1): "
+                   "classes cannot be told apart.")
     return out
 
 
@@ -94,7 +95,8 @@ def parse_gram(spec: str, C: int) -> np.ndarray:
         try:
             r = float(spec.split(":", 1)[1])
         except ValueError:
-            raise ValueError(f"'gram' must be simplex, hier:R with R a number in [-1, 1], or a JSON file; got {spec!r}.")
+            raise ValueError(f"'gram' must be simplex, hier:R with R a number in [-1, 1], or a JSON file; "
+                             f"got {spec!r}.")
         if not -1.0 <= r <= 1.0:
             raise ValueError(f"'gram' hier:R needs R in [-1, 1] (a cosine); got R={r}.")
         return hierarchical_gram(C, r)

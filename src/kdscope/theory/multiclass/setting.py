@@ -138,7 +138,8 @@ class MulticlassSetting:
         if problems:
             raise SettingError("MulticlassSetting: " + " ".join(problems))
         if self.gram is not None:
-            object.__setattr__(self, "gram", tuple(tuple(float(v) for v in row) for row in np.asarray(self.gram, float)))
+            rows = np.asarray(self.gram, dtype=float)
+            object.__setattr__(self, "gram", tuple(tuple(float(v) for v in row) for row in rows))
         if self.pi is not None:
             object.__setattr__(self, "pi", tuple(float(v) for v in np.asarray(self.pi, float)))
 
