@@ -34,16 +34,17 @@ def test_two_class_teacher_equals_binary_logistic(rho, alpha, lam):
     assert abs(rec["eps_bayes"] - brec["eps_bayes"]) < 1e-12
 
 
-@pytest.mark.parametrize("soft, tau, xi", [("kl", 1.0, 1.0), ("kl", 3.0, 0.5), ("kl", 2.0, 1.0),
-                                           ("mse", 1.0, 1.0), ("mse", 1.0, 0.5)])
-def test_two_class_students_equal_binary(soft, tau, xi):
+@pytest.mark.parametrize("soft, tau, xi, tau2", [("kl", 1.0, 1.0, True), ("kl", 3.0, 0.5, True),
+                                                 ("kl", 2.0, 1.0, True), ("kl", 2.0, 0.7, False),
+                                                 ("mse", 1.0, 1.0, True), ("mse", 1.0, 0.5, True)])
+def test_two_class_students_equal_binary(soft, tau, xi, tau2):
     lam_t, lam_s, rho = 0.2, 0.03, 0.3
     s = MulticlassSetting(classes=2, pi=(rho, 1 - rho), alpha=2.0, delta=1.0, lam_t=lam_t, lam_s=lam_s,
-                          generations=1, xi=xi, soft=soft, tau=tau)
+                          generations=1, xi=xi, soft=soft, tau=tau, tau2_factor=tau2)
     rec = solve_multiclass(s).record()
     if soft == "kl":
         b = Setting(alpha=2.0, delta=1.0, rho=rho, lam_t=lam_t / 2, lam_s=lam_s / 2, generations=1, xi=xi,
-                    soft="kl", tau=tau)
+                    soft="kl", tau=tau, tau2_factor=tau2)
     else:
         b = Setting(alpha=2.0, delta=1.0, rho=rho, lam_t=lam_t / 2, lam_s=lam_s / (2 - xi), generations=1,
                     xi=xi / (2 - xi), soft="mse")
