@@ -14,7 +14,7 @@ from kdscope.cli._app import app
 
 _COMMAND_MODULES = (
     "theory_cmd", "simulate_cmd", "curve_cmd", "figures_cmd", "sweep_cmd", "phase_cmd",
-    "empirical_cmd", "empirical_analyze_cmd", "bridge_cmd",
+    "empirical_cmd", "empirical_analyze_cmd", "bridge_cmd", "multiclass_cmd",
 )
 
 for _name in _COMMAND_MODULES:

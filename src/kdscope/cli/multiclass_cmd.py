@@ -1,0 +1,145 @@
+"""``kdscope multiclass theory | simulate``: C-class distillation, theory and finite-size simulation.
+
+    kdscope multiclass theory --classes 3 --gram hier:0.8 --pi 0.5,0.3,0.2 --alpha 2 --lam-t 0.1 \\
+        --student --xi 1 --tau 2 --soft kl --lam-s 0.01 --json
+    kdscope multiclass simulate ... --d 500 --seeds 8 --json
+
+print one record: eps_t (eps_s), agreement, M_t, Q_t (M_s, Q_s, Q_ts) as nested lists, b_t (b_s),
+converged, status, iterations, residual, plus the setting, V_*, training loss/error, eps_bayes and
+eps_oracle; ``simulate`` adds a '<key>_se' twin for every observable (its 'iterations' is null and its
+'residual' the largest final gradient entry over seeds and learners).  Exit codes: 0 converged,
+2 invalid input (one line naming the parameter), 3 not converged.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from kdscope.cli._app import app
+from kdscope.cli.options import DEBUG_OPTION, EXIT_INVALID, EXIT_NOT_CONVERGED, JSON_OPTION, fail, json_safe
+
+multiclass_app = typer.Typer(help="C-class distillation: replica theory and simulations (DESIGN.md section 8).",
+                             no_args_is_help=True)
+app.add_typer(multiclass_app, name="multiclass")
+
+PANEL = "Setting (the multi-class problem)"
+Classes = Annotated[int, typer.Option("--classes", help="Number of classes C (2 to 8).", rich_help_panel=PANEL)]
+Gram = Annotated[str, typer.Option("--gram", help="simplex, hier:R (classes 0 and 1 with cosine R) or FILE.json.",
+                                   rich_help_panel=PANEL)]
+Pi = Annotated[Optional[str], typer.Option("--pi", help="Class probabilities, comma-separated (default uniform).",
+                                           rich_help_panel=PANEL)]
+Alpha = Annotated[float, typer.Option("--alpha", help="Samples per dimension n/d.", rich_help_panel=PANEL)]
+Delta = Annotated[float, typer.Option("--delta", help="Noise variance.", rich_help_panel=PANEL)]
+LamT = Annotated[float, typer.Option("--lam-t", help="Teacher ridge.", rich_help_panel=PANEL)]
+LamS = Annotated[float, typer.Option("--lam-s", help="Student ridge.", rich_help_panel=PANEL)]
+Student = Annotated[bool, typer.Option("--student", help="Add one student (generations=1).", rich_help_panel=PANEL)]
+Xi = Annotated[float, typer.Option("--xi", help="Weight of the soft term in [0, 1].", rich_help_panel=PANEL)]
+Tau = Annotated[float, typer.Option("--tau", help="Temperature of kl.", rich_help_panel=PANEL)]
+Soft = Annotated[str, typer.Option("--soft", help="kl or mse.", rich_help_panel=PANEL)]
+Tau2 = Annotated[bool, typer.Option("--tau2-factor/--no-tau2-factor", help="Hinton's tau^2 factor on kl.",
+                                    rich_help_panel=PANEL)]
+SUMMARY_KEYS = ("eps", "b", "loss_train")
+
+
+def build_multiclass_setting(classes, gram, pi, alpha, delta, lam_t, lam_s, student, xi, tau, soft, tau2_factor,
+                             debug=False):
+    """The MulticlassSetting of the options; bad input exits 2 with one line naming the parameter."""
+    from kdscope.theory.constraints import SettingError
+    from kdscope.theory.multiclass import MulticlassSetting, parse_gram
+
+    try:
+        G = parse_gram(gram, classes) if classes >= 2 else None
+        p = None
+        if pi is not None:
+            try:
+                p = tuple(float(v) for v in pi.split(","))
+            except ValueError:
+                raise ValueError(f"'pi' must be comma-separated numbers, e.g. 0.5,0.3,0.2; got {pi!r}.")
+        return MulticlassSetting(classes=classes, gram=G, pi=p, alpha=alpha, delta=delta, lam_t=lam_t, lam_s=lam_s,
+                                 generations=1 if student else 0, xi=xi, tau=tau, soft=soft, tau2_factor=tau2_factor)
+    except (SettingError, ValueError) as exc:
+        fail(str(exc), EXIT_INVALID, debug, exc)
+
+
+def _summary(rec: dict) -> str:
+    def f(v):
+        return "nan" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
+
+    lines = []
+    for x, who in (("t", "teacher"), ("s", "student")):
+        if f"eps_{x}" not in rec:
+            continue
+        parts = []
+        for k in SUMMARY_KEYS:
+            v = rec[f"{k}_{x}"]
+            txt = f"{k}=" + ("[" + ", ".join(f(float(a)) for a in v) + "]" if isinstance(v, list) else f(v))
+            if f"{k}_{x}_se" in rec and not isinstance(v, list):
+                txt += f"+-{f(rec[f'{k}_{x}_se'])}"
+            parts.append(txt)
+        lines.append(f"{who:<8} " + "  ".join(parts))
+    extra = [f"eps_bayes={f(rec.get('eps_bayes'))}", f"eps_oracle={f(rec.get('eps_oracle'))}"]
+    if "agreement" in rec:
+        extra.append(f"agreement={f(rec['agreement'])}")
+    lines.append("         " + "  ".join(extra))
+    lines.append(f"status: {rec.get('status')} ({f(rec.get('seconds'))} s)")
+    return "\n".join(lines)
+
+
+@multiclass_app.command("theory")
+def theory(classes: Classes = 3, gram: Gram = "simplex", pi: Pi = None, alpha: Alpha = 2.0, delta: Delta = 1.0,
+           lam_t: LamT = 0.1, lam_s: LamS = 0.01, student: Student = False, xi: Xi = 1.0, tau: Tau = 1.0,
+           soft: Soft = "kl", tau2_factor: Tau2 = True,
+           order: Annotated[Optional[str], typer.Option("--order", help="Gauss-Hermite nodes per learner block, "
+                                                        "e.g. 24,6 (default by C and K).")] = None,
+           json_out: JSON_OPTION = False, debug: DEBUG_OPTION = False) -> None:
+    """Solve the multi-class replica saddle point and print its record."""
+    import json
+
+    from kdscope.theory.multiclass import MulticlassSolverOptions, solve_multiclass
+
+    s = build_multiclass_setting(classes, gram, pi, alpha, delta, lam_t, lam_s, student, xi, tau, soft, tau2_factor,
+                                 debug)
+    opts = None
+    if order is not None:
+        try:
+            orders = tuple(int(v) for v in order.split(","))
+            if len(orders) != s.n_learners or min(orders) < 2:
+                raise ValueError
+        except ValueError as exc:
+            fail(f"'order' must be {s.n_learners} comma-separated integers >= 2 (one per learner); got {order!r}.",
+                 EXIT_INVALID, debug, exc)
+        opts = MulticlassSolverOptions(order=orders)
+    rec = solve_multiclass(s, opts, on_failure="record").record()
+    typer.echo(json.dumps(json_safe(rec)) if json_out else _summary(rec))
+    if not rec["converged"]:
+        fail(f"multiclass theory: {rec['status']} (residual {rec['residual']:.3g} after {rec['iterations']} "
+             "iterations).", EXIT_NOT_CONVERGED)
+
+
+@multiclass_app.command("simulate")
+def simulate(classes: Classes = 3, gram: Gram = "simplex", pi: Pi = None, alpha: Alpha = 2.0, delta: Delta = 1.0,
+             lam_t: LamT = 0.1, lam_s: LamS = 0.01, student: Student = False, xi: Xi = 1.0, tau: Tau = 1.0,
+             soft: Soft = "kl", tau2_factor: Tau2 = True,
+             d: Annotated[int, typer.Option("--d", help="Dimension d (n = alpha d samples).")] = 500,
+             seeds: Annotated[int, typer.Option("--seeds", help="Number of seeds (0 .. seeds-1).")] = 8,
+             json_out: JSON_OPTION = False, debug: DEBUG_OPTION = False) -> None:
+    """Train teacher (and student) exactly at dimension d over seeds; print means with standard errors."""
+    import json
+
+    from kdscope.simulations.multiclass import simulate_multiclass
+
+    s = build_multiclass_setting(classes, gram, pi, alpha, delta, lam_t, lam_s, student, xi, tau, soft, tau2_factor,
+                                 debug)
+    if d < classes:
+        fail(f"'d' must be an integer >= classes={classes}; got {d}.", EXIT_INVALID)
+    if seeds < 2:
+        fail(f"'seeds' must be an integer >= 2 (standard errors need two); got {seeds}.", EXIT_INVALID)
+    rec = simulate_multiclass(s, d=d, seeds=seeds)
+    grads = [rec[k] for k in rec if k.startswith("grad_") and not k.endswith("_se")]
+    rec["iterations"] = None
+    rec["residual"] = max(grads) if grads else None
+    typer.echo(json.dumps(json_safe(rec)) if json_out else _summary(rec))
+    if not rec["converged"]:
+        fail(f"multiclass simulate: {rec['status']}.", EXIT_NOT_CONVERGED)
