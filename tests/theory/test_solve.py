@@ -8,8 +8,8 @@ import pytest
 from kdscope import Setting
 from kdscope.theory import (SaddlePointNotConverged, SolverOptions, Status, bayes_error, gaussian_tail, oracle_error,
                             separability_threshold, solve)
-from kdscope.theory.quadrature import default_order, label_measure
-from kdscope.theory.solve import _fixed_point_map, chain_losses
+from kdscope.theory.engine import row_problem
+from kdscope.theory.rs_map import evaluate
 
 
 # ------------------------------------------------------------------ baselines
@@ -149,10 +149,12 @@ def test_one_more_iteration_moves_nothing(kwargs):
     sp = solve(s, options=opts)
     K = s.n_learners
     y = sp.state.to_solver()
-    # the last learner's row is iterated with the upstream rows frozen at their own solution
-    F = _fixed_point_map(s, chain_losses(s), label_measure(K, s.rho, s.theta, default_order(K)), s.alpha,
-                         np.array([s.lam_t] + [s.lam_s] * s.generations), None, frozen=y if K > 1 else None)
-    assert np.max(np.abs(F(y) - y) / (1 + np.abs(y))) < 10 * opts.tol
+    # the last learner's row is iterated with the upstream rows frozen at their own solution,
+    # on the quadrature rule the solution was found with
+    problem = row_problem(s, None, opts, order=sp.order)
+    Fy, _, bad = evaluate(problem, y, frozen=y if K > 1 else None)
+    assert not bad
+    assert np.max(np.abs(Fy - y) / (1 + np.abs(y))) < 10 * opts.tol
 
 
 def test_upstream_rows_are_the_shorter_chain():
