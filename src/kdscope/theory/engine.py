@@ -12,6 +12,7 @@ same map (``theory.rs_map``) and the same iteration (``theory.fixed_point``);
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -25,11 +26,11 @@ from .kernel import NUMPY
 from .losses import chain_losses
 from .observables import agreement, generalization_error
 from .options import SolverOptions
-from .quadrature import default_order, label_measure
+from .quadrature import label_measure, max_order
 from .records import SaddlePoint, failed_point
 from .rs_map import RowProblem, conjugates, evaluate
 from .setting import Setting
-from .state import State, is_valid, norm
+from .state import State, from_solver, is_valid, norm
 from .train_error import train_error_last
 
 
@@ -57,18 +58,52 @@ class RowResult:
     detail: str = ""
 
 
-def problem_order(s: Setting, opts: SolverOptions) -> int:
-    """The Gauss-Hermite order of a Setting's chain."""
-    return opts.order or default_order(s.n_learners)
+#: The Gauss-Hermite error of the map falls at least like order^-ORDER_POWER (measured at large-norm
+#: logistic points, where it is slowest: about order^-4.3); used to predict the order that meets a tolerance.
+ORDER_POWER = 4.0
 
 
-def row_problem(s: Setting, fixed: tuple | None, opts: SolverOptions, order: int | None = None) -> RowProblem:
-    """The NumPy RowProblem of Setting ``s`` (``fixed``: a frozen teacher's (m0, q0, b0), or None)."""
+def next_order(n: int, cap: int, err: float = math.nan, tol: float = math.nan) -> int:
+    """The next order to try after ``n``: at least ceil(1.5 n); with an error estimate ``err`` above ``tol``,
+    the order predicted by err ~ order^-ORDER_POWER (times 1.1), at most ``cap``."""
+    grow = 1.5
+    if math.isfinite(err) and math.isfinite(tol) and err > tol:
+        grow = max(grow, 1.1 * (err / tol) ** (1.0 / ORDER_POWER))
+    return int(min(cap, math.ceil(grow * n)))
+
+
+def row_problem(s: Setting, fixed: tuple | None, order: int) -> RowProblem:
+    """The NumPy RowProblem of Setting ``s`` on the Gauss-Hermite rule of ``order`` nodes per dimension
+    (``fixed``: a frozen teacher's (m0, q0, b0), or None)."""
     K = s.n_learners
     alpha = (s.alpha_s if s.alpha_s is not None else s.alpha) if fixed is not None else s.alpha
     lam = np.array([s.lam_t] + [s.lam_s] * s.generations, dtype=float)
-    measure = label_measure(K, s.rho, s.theta, order or problem_order(s, opts))
-    return RowProblem(tuple(chain_losses(s)), measure, alpha, s.delta, s.eta, lam, fixed, s.bias)
+    return RowProblem(tuple(chain_losses(s)), label_measure(K, s.rho, s.theta, order), alpha, s.delta, s.eta, lam,
+                      fixed, s.bias)
+
+
+def quadrature_error(task: RowTask, x: np.ndarray, finer: int) -> float:
+    """The quadrature error estimate of a solution x: the map re-evaluated at x on the finer rule.
+
+    Returns the largest change of m, Q, V, relative to their natural scales:
+    |dm_a| / sqrt(Q_aa), |dQ_ab| / sqrt(Q_aa Q_bb), |dV_ab| / sqrt(V_aa V_bb)
+    (for the diagonal: the relative change of Q_aa and V_aa).  At a fixed point
+    of the coarse map this is the difference between one coarse and one fine
+    evaluation of the integrals.  NaN when no finer rule is allowed.
+    """
+    if finer <= task.order:
+        return math.nan
+    K = task.problem.K
+    p = dataclasses.replace(task.problem, measure=label_measure(K, task.setting.rho, task.setting.theta, finer))
+    with np.errstate(over="ignore", under="ignore"):
+        y, _, bad = evaluate(p, x, None, task.frozen)
+    if bad or not np.all(np.isfinite(y)):
+        return math.inf
+    m0, Q0, V0, _ = from_solver(x, K)
+    m1, Q1, V1, _ = from_solver(y, K)
+    dq, dv = np.sqrt(np.diagonal(Q0)), np.sqrt(np.diagonal(V0))
+    return float(max(np.max(np.abs(m1 - m0) / dq), np.max(np.abs(Q1 - Q0) / np.outer(dq, dq)),
+                     np.max(np.abs(V1 - V0) / np.outer(dv, dv))))
 
 
 def result_of(x, code: int, residual: float, n_iter: int, seconds: float, K: int) -> RowResult:
@@ -139,6 +174,7 @@ def finish(task: RowTask, r: RowResult, opts: SolverOptions) -> SaddlePoint:
     if s.bias and not stationary(ch.Ef, ch.Eff, K, fixed):
         return failed_point(s, Status.NOT_STATIONARY, r.residual, r.n_iter, r.seconds, f"E[f] = {ch.Ef.tolist()}",
                             order)
+    quad_err = quadrature_error(task, r.x, next_order(order, max_order(K)))
     m_hat, Q_hat, V_hat = conjugates(p, ch)
     eps = np.array([generalization_error(st.m[a], st.Q[a, a], st.b[a], s.delta, s.rho) for a in range(K)])
     eps_train, loss_train = np.array(ch.train_err, dtype=float), np.array(ch.train_loss, dtype=float)
@@ -148,4 +184,4 @@ def finish(task: RowTask, r: RowResult, opts: SolverOptions) -> SaddlePoint:
     agr = (agreement(st.m[0], st.m[1], st.Q[0, 0], st.Q[1, 1], st.Q[0, 1], st.b[0], st.b[1], s.delta, s.rho)
            if K > 1 else math.nan)
     return SaddlePoint(s, st, m_hat, Q_hat, V_hat, Status.CONVERGED, r.residual, r.n_iter, r.seconds, eps, eps_train,
-                       loss_train, np.array(ch.train_mse, dtype=float), agr, None, "", order)
+                       loss_train, np.array(ch.train_mse, dtype=float), agr, None, "", order, quad_err)

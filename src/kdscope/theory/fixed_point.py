@@ -33,8 +33,8 @@ class Status(enum.Enum):
     NON_FINITE = "non-finite value"
     NOT_STATIONARY = ("stopped at a non-stationary point (a bias condition E[f] = 0 fails where the losses "
                       "saturate; start without a warm start or add ridge)")
-    NO_FINITE_MINIMISER = ("no finite minimiser (an unregularised learner on linearly separable training data: "
-                           "its norm grows without bound)")
+    NO_FINITE_MINIMISER = ("no finite minimiser (linearly separable training data and no ridge: the norm of the "
+                           "minimiser diverged)")
     INACCURATE = ("quadrature not accurate enough (the error estimate stayed above its tolerance at the largest "
                   "order allowed; raise max_order or relax quad_tol)")
 

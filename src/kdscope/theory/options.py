@@ -36,7 +36,8 @@ class SolverOptions:
         order is used as given (its error estimate is still reported).
     quad_tol : tolerance of the quadrature error estimate (relative change of
         m, Q, V at the solution under a finer rule), default 1e-7.
-    max_order : the largest order the automatic rule may reach.
+    max_order : the largest order the automatic rule may reach (also bounded by
+        ``quadrature.MAX_NODES`` nodes in K dimensions: 500 for K = 2, 62 for K = 3).
     tol : residual at which the fixed-point iteration stops (relative change of
         the solver coordinates), default 1e-10.
     max_iter : iteration budget, default 3000.
@@ -52,7 +53,7 @@ class SolverOptions:
     memory: int = 6
     bound: float = 1e8
     quad_tol: float = 1e-7
-    max_order: int = 480
+    max_order: int = 2000
 
     def __post_init__(self) -> None:
         problems = []

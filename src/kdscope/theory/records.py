@@ -123,5 +123,7 @@ def make_record(sp: SaddlePoint) -> dict:
     rec["status"] = sp.status.value
     rec["iterations"] = int(sp.n_iter)
     rec["residual"] = float(sp.residual)
+    rec["order"] = int(sp.order)
+    rec["quad_err"] = float(sp.quad_err)
     rec["seconds"] = float(sp.seconds)
     return rec

@@ -21,14 +21,15 @@ import time
 from dataclasses import dataclass
 from typing import Sequence
 
-from .engine import NUMPY_ENGINE, AbstractEngine, RowTask, finish, problem_order, row_problem
+from .engine import NUMPY_ENGINE, AbstractEngine, RowTask, finish, next_order, row_problem
 from .fixed_point import Status
 from .losses import chain_losses
 from .options import SolverOptions
+from .quadrature import default_order
 from .records import SaddlePoint, failed_point, learner_suffix, make_record
 from .setting import Setting
 from .state import State, extend
-from .thresholds import separability_threshold
+from .thresholds import no_finite_minimiser, separability_threshold
 
 
 #: Names other layers import from this module (kept importable here).
@@ -55,15 +56,30 @@ class SaddlePointNotConverged(RuntimeError):
 
 def _hint(s: Setting, status: Status) -> str:
     if status in (Status.DIVERGED, Status.NON_FINITE, Status.NO_FINITE_MINIMISER):
+        found = no_finite_minimiser(s)
+        if found is not None:
+            return separable_sentence(s, *found)
         lam_zero = (s.lam_t == 0 and s.loss_t in ("logistic", "hinge")) or (s.generations and s.lam_s == 0)
         if lam_zero:
-            a_star = separability_threshold(s.delta, s.rho)
+            a_star = separability_threshold(s.delta, s.rho, 1.0, s.bias, s.theta)
             return (f"alpha={s.alpha} vs the separability threshold alpha*={a_star:.3f} (delta={s.delta}, "
-                    f"rho={s.rho}, lam_t={s.lam_t}, lam_s={s.lam_s}): add ridge or increase alpha.")
+                    f"rho={s.rho}, theta={s.theta}, lam_t={s.lam_t}, lam_s={s.lam_s}): add ridge or increase alpha.")
         return "Add ridge (lam_t / lam_s > 0) or move away from the threshold."
     if status is Status.INACCURATE:
         return "Raise max_order or quad_tol in SolverOptions."
     return "Raise max_iter, increase damping (smaller damping value) or warm-start from a nearby point."
+
+
+def separable_sentence(s: Setting, k: int, alpha: float, a_star: float) -> str:
+    """Why learner k has no finite minimiser, and the fix, in one sentence."""
+    who = "the teacher" if k == 0 else "the student"
+    lam = "lam_t" if k == 0 else "lam_s"
+    if a_star == float("inf"):
+        return (f"{who}'s training set is linearly separable at every alpha (hard pseudo-labels of a dense chain, "
+                f"{lam}=0): add ridge ({lam} > 0).")
+    return (f"{who}'s training set is linearly separable at alpha={alpha:g} < alpha*={a_star:.3f} (the separability "
+            f"threshold at delta={s.delta:g}, rho={s.rho:g}, theta={s.theta:g}, eta={s.eta if k else 1.0:g}; "
+            f"{lam}=0): add ridge ({lam} > 0) or increase alpha.")
 
 
 def _start(init) -> State | None:
@@ -107,21 +123,80 @@ def solve_many(settings: Sequence[Setting], options: SolverOptions | None = None
     init : optional warm starts, one per Setting (a SaddlePoint or State of a
         nearby Setting with the same number of learners, or None).
     engine : iterates the rows (``theory.engine.NUMPY_ENGINE`` or the JAX engine).
+
+    Notes
+    -----
+    Accuracy control (``options.order=None``, the default): every block of the
+    chain (the upstream chain, then the last learner's row) starts at the order
+    ``quadrature.DEFAULT_ORDER`` of its number of learners; while the quadrature
+    error estimate of the solution (``engine.quadrature_error``) exceeds
+    ``options.quad_tol``, the row is solved again, warm-started, at a higher order (at least 1.5 times the last,
+    or the order the estimate predicts: ``engine.next_order``), up to
+    ``options.max_order`` (status 'inaccurate' beyond).
     """
     opts = options or SolverOptions()
     settings = list(settings)
-    if not settings:
-        return []
     inits = list(init) if init is not None else [None] * len(settings)
     if len(inits) != len(settings):
         raise ValueError(f"init must have one entry per Setting ({len(settings)}); got {len(inits)}.")
     for s in settings:
         opts.check_order(s.n_learners)
+    if opts.order is not None:
+        return _solve_at_order(settings, opts, inits, engine, opts)
+    out: list = [None] * len(settings)
+    order = {i: default_order(s.n_learners) for i, s in enumerate(settings)}
+    pending = list(range(len(settings)))
+    starts = dict(enumerate(inits))
+    spent: dict[int, tuple[int, float]] = {i: (0, 0.0) for i in pending}
+    while pending:
+        by_order: dict[int, list[int]] = {}
+        for i in pending:
+            by_order.setdefault(order[i], []).append(i)
+        pending = []
+        for n, idx in sorted(by_order.items()):
+            sps = _solve_at_order([settings[i] for i in idx], opts.replace(order=n), [starts[i] for i in idx], engine,
+                                  opts)
+            for i, sp in zip(idx, sps):
+                it, sec = spent[i]
+                spent[i] = (it + sp.n_iter, sec + sp.seconds)
+                cap = opts.order_cap(settings[i].n_learners)
+                if sp.converged and not sp.quad_err <= opts.quad_tol:
+                    if n >= cap:
+                        sp = failed_point(sp.setting, Status.INACCURATE, sp.residual, sp.n_iter, sp.seconds,
+                                          f"quadrature error estimate {sp.quad_err:.2g} > quad_tol={opts.quad_tol:g} "
+                                          f"at order {n}", n)
+                    else:
+                        order[i], starts[i] = next_order(n, cap, sp.quad_err, opts.quad_tol), sp
+                        pending.append(i)
+                        continue
+                out[i] = _spent(sp, *spent[i])
+    return out
+
+
+def _spent(sp: SaddlePoint, n_iter: int, seconds: float) -> SaddlePoint:
+    """The SaddlePoint with the iterations and time of every order tried."""
+    return SaddlePoint(**{**sp.__dict__, "n_iter": n_iter, "seconds": seconds})
+
+
+def _solve_at_order(settings: list[Setting], opts: SolverOptions, inits: list, engine: AbstractEngine,
+                    base: SolverOptions):
+    """:func:`solve_many` with the last row of every chain at the order ``opts.order``.
+
+    The upstream chain and a fresh-sample teacher are solved with the options
+    ``base`` (their own accuracy control when ``base.order`` is None).
+    """
+    if not settings:
+        return []
     pts = [_Point(s, _start(i) if (_start(i) is not None and _start(i).K == s.n_learners) else None)
            for s, i in zip(settings, inits)]
+    for p in pts:  # no finite minimiser: decided by the thresholds before any iteration
+        found = no_finite_minimiser(p.setting)
+        if found is not None:
+            p.done = failed_point(p.setting, Status.NO_FINITE_MINIMISER, math.nan, 0, 0.0,
+                                  separable_sentence(p.setting, *found), opts.order)
     # teacher kinds: a given teacher's overlaps; a fresh-sample ERM teacher solved first, then frozen
-    fresh = [p for p in pts if p.setting.teacher == "erm" and p.setting.alpha_s is not None]
-    for p, t in zip(fresh, solve_many([fresh_teacher_setting(p.setting) for p in fresh], opts, engine=engine)):
+    fresh = [p for p in pts if p.done is None and p.setting.teacher == "erm" and p.setting.alpha_s is not None]
+    for p, t in zip(fresh, solve_many([fresh_teacher_setting(p.setting) for p in fresh], base, engine=engine)):
         p.teacher = t
         if not t.converged:
             p.done = failed_point(p.setting, t.status, t.residual, t.n_iter, t.seconds, t.detail)
@@ -133,7 +208,7 @@ def solve_many(settings: Sequence[Setting], options: SolverOptions | None = None
     # block solve in chain order: the upstream chain first (on its own quadrature)
     blocked = [p for p in pts if p.done is None and (p.setting.n_learners >= 3
                                                      or (p.setting.n_learners == 2 and p.fixed is None))]
-    ups = solve_many([upstream_setting(p.setting) for p in blocked], opts,
+    ups = solve_many([upstream_setting(p.setting) for p in blocked], base,
                      [None if p.init is None else p.init.head(p.setting.n_learners - 1) for p in blocked], engine)
     for p, up in zip(blocked, ups):
         p.upstream = up
@@ -162,8 +237,7 @@ def _task(p: _Point, init: State | None, opts: SolverOptions) -> RowTask:
     else:
         start = init if init is not None else State.initial(K)
         frozen = None
-    order = problem_order(s, opts)
-    return RowTask(s, row_problem(s, p.fixed, opts, order), order, start.to_solver(), frozen)
+    return RowTask(s, row_problem(s, p.fixed, opts.order), opts.order, start.to_solver(), frozen)
 
 
 def _with_chain(sp: SaddlePoint, p: _Point, seconds: float) -> SaddlePoint:
