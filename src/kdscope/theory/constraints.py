@@ -72,7 +72,9 @@ class Interval:
     def example_bad(self) -> Any:
         """A value this constraint rejects (used by the table-walking test)."""
         if math.isfinite(self.hi):
-            return self.hi + 1 if self.integer else self.hi + 0.5
+            if self.integer:
+                return self.hi + 1
+            return self.hi + 0.5 if self.hi + 0.5 > self.hi else self.hi * 10
         return self.lo - 1 if self.integer else self.lo - 0.5
 
 

@@ -39,9 +39,7 @@ def solve_curve(setting: Setting, field: str, values: Iterable[float], options: 
     last = None
     for v in it:
         s = setting.replace(**{field: v})
-        sp = solve(s, options=options, init=last, on_failure=on_failure)
-        if not sp.converged and last is not None:  # a bad warm start must not cost the point
-            sp = solve(s, options=options, on_failure=on_failure)
+        sp = solve(s, options=options, init=last, on_failure=on_failure)  # a failed warm start is retried cold
         if sp.converged:
             last = sp
         out.append(sp)

@@ -1,12 +1,16 @@
-"""A generic fixed-point engine: damped iteration with Anderson acceleration.
+"""A generic fixed-point engine: damped iteration with Anderson acceleration, one code for NumPy and JAX.
 
 Solves x = F(x) for a flat float vector x.  Each step evaluates F, measures the
 residual ``max_i |F(x)_i - x_i| / (1 + |x_i|)`` (relative change, absolute for
 small entries), and proposes the next iterate by Anderson mixing of the last
 ``memory`` steps (type II, least squares with Tikhonov regularisation), damped
 by ``damping``.  A proposal that is non-finite or rejected by ``valid`` falls
-back to the plain damped step and clears the history.  The engine never returns
-a silent NaN: it reports a :class:`Status` with the residual and iteration count.
+back to the plain damped step and clears the history; a plain step that leaves
+the domain is halved until it stays inside.  The engine never returns a silent
+NaN: it reports a :class:`Status` with the residual and iteration count.
+
+The step is branch-free array code (``xp.where`` decides), run by the kernel's
+``while_loop``: a Python loop for NumPy, ``lax.while_loop`` under JAX.
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ from typing import Callable
 
 import numpy as np
 
+from .kernel import AbstractKernel
+
 
 class Status(enum.Enum):
-    """How a fixed-point iteration ended; values are sentences."""
+    """How a solve ended; values are sentences (the ``status`` column)."""
 
     CONVERGED = "converged"
     MAX_ITER = "stopped at max_iter (raise max_iter or add damping)"
@@ -27,10 +33,20 @@ class Status(enum.Enum):
     NON_FINITE = "non-finite value"
     NOT_STATIONARY = ("stopped at a non-stationary point (a bias condition E[f] = 0 fails where the losses "
                       "saturate; start without a warm start or add ridge)")
+    NO_FINITE_MINIMISER = ("no finite minimiser (linearly separable training data and no ridge: the norm of the "
+                           "minimiser diverged)")
+    INACCURATE = ("quadrature not accurate enough (the error estimate stayed above its tolerance at the largest "
+                  "order allowed; raise max_order or relax quad_tol)")
 
     @property
     def ok(self) -> bool:
         return self is Status.CONVERGED
+
+
+#: Integer codes of the statuses inside a (compiled) loop.
+RUNNING, CONVERGED, MAX_ITER, DIVERGED, NON_FINITE = 0, 1, 2, 3, 4
+STATUS_OF_CODE = {CONVERGED: Status.CONVERGED, MAX_ITER: Status.MAX_ITER, DIVERGED: Status.DIVERGED,
+                  NON_FINITE: Status.NON_FINITE, RUNNING: Status.MAX_ITER}
 
 
 @dataclass(frozen=True)
@@ -57,93 +73,138 @@ class FixedPointOptions:
     growth_factor: float = 1e3
 
 
-@dataclass(frozen=True)
-class FixedPointResult:
-    x: np.ndarray
-    status: Status
-    residual: float
-    n_iter: int
-    detail: str = ""
+def _halvings(damping: float) -> np.ndarray:
+    """The shrinking plain steps damping, damping/2, ... down to 1e-6 (then one more)."""
+    steps = []
+    s = damping
+    while s > 1e-6:
+        steps.append(s)
+        s *= 0.5
+    steps.append(s)
+    return np.asarray(steps)
 
 
-def residual(x: np.ndarray, fx: np.ndarray) -> float:
-    """max_i |F(x)_i - x_i| / (1 + |x_i|)."""
-    return float(np.max(np.abs(fx - x) / (1.0 + np.abs(x))))
-
-
-def iterate(F: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, options: FixedPointOptions = FixedPointOptions(),
-            valid: Callable[[np.ndarray], bool] = lambda x: True,
-            norm: Callable[[np.ndarray], float] = lambda x: float(np.max(np.abs(x)))) -> FixedPointResult:
+def iterate(k: AbstractKernel, F: Callable, x0, h0, options: FixedPointOptions, valid: Callable, norm: Callable,
+            max_iter, active=True):
     """Iterate x <- F(x) from x0 until the residual is below ``options.tol``.
 
     Parameters
     ----------
-    F : map of flat float vectors (must be finite on valid inputs).
-    x0 : starting point (a warm start when continuing along a curve).
-    valid : accepts or rejects a proposal (e.g. positive responses V_aa).
+    k : the array kernel.
+    F : ``(x, h) -> (F(x), h_new, bad)``; ``h`` is a cache carried between
+        evaluations (the prox outputs, used as Newton starting points), ``bad``
+        flags an evaluation that left the domain (counted as non-finite).
+    x0, h0 : starting point and cache.
+    valid : ``Y -> bool array`` over the rows of Y (e.g. |correlations| <= 1).
     norm : the quantity compared with ``options.bound`` for divergence.
+    max_iter : iteration cap of this run (may be traced).
+    active : False returns x0 at once with status CONVERGED (a run that is not needed).
 
     Returns
     -------
-    FixedPointResult with the last iterate, its status, residual and iteration count.
+    (x, status code, residual, iterations, h)
     """
-    x = np.array(x0, dtype=float)
-    dX: list[np.ndarray] = []
-    dG: list[np.ndarray] = []
-    prev_x = prev_g = None
-    res = np.inf
+    xp = k.xp
+    n = x0.shape[0]
+    W, growth = options.growth_window, options.growth_factor
+    mem = max(options.memory, 1)
     beta = options.damping
-    norms: list[float] = []
-    residuals: list[float] = []
-    for it in range(1, options.max_iter + 1):
-        try:
-            fx = F(x)
-        except FloatingPointError as exc:
-            return FixedPointResult(x, Status.NON_FINITE, res, it, f"at iteration {it}: {exc}")
-        if not np.all(np.isfinite(fx)):
-            return FixedPointResult(x, Status.NON_FINITE, res, it, f"at iteration {it}")
+    steps = xp.asarray(_halvings(beta))
+    cols = xp.arange(mem)
+    slots = xp.arange(W)
+
+    def cond(c):
+        return (c["status"] == RUNNING) & (c["it"] < max_iter)
+
+    def body(c):
+        x = c["x"]
+        it = c["it"] + 1
+        fx, hn, bad = F(x, c["h"])
+        finite = xp.all(xp.isfinite(fx)) & (~bad)
+        fx = xp.where(finite, fx, x)
         g = fx - x
-        res = residual(x, fx)
-        if res < options.tol:
-            return FixedPointResult(fx, Status.CONVERGED, res, it)
+        res = xp.max(xp.abs(g) / (1.0 + xp.abs(x)))
         nfx = norm(fx)
-        if nfx > options.bound:
-            return FixedPointResult(fx, Status.DIVERGED, res, it, f"norm {nfx:.3g} > bound {options.bound:.3g}")
-        norms.append(nfx)
-        residuals.append(res)
-        w = options.growth_window
-        if len(norms) > w:
-            recent = np.array(norms[-w:])
-            if (np.all(np.diff(recent) > 0) and recent[-1] > options.growth_factor * recent[0]
-                    and residuals[-1] > 0.5 * residuals[-w]):
-                return FixedPointResult(fx, Status.DIVERGED, res, it,
-                                        f"norm grew from {recent[0]:.3g} to {recent[-1]:.3g} in {w} iterations")
-        if prev_x is not None and options.memory > 0:
-            dX.append(x - prev_x)
-            dG.append(g - prev_g)
-            if len(dX) > options.memory:
-                dX.pop(0)
-                dG.pop(0)
-        prev_x, prev_g = x, g
+        conv = finite & (res < options.tol)
+        over = finite & (~conv) & (nfx > options.bound)
+        # run-away growth over the last W iterations: monotone norm growth, residual not halved
+        n_app = c["n_app"] + 1
+        inc = xp.where((c["n_app"] > 0) & (nfx > c["last_norm"]), c["inc"] + 1, 0)
+        at = slots == (n_app - 1) % W
+        back = n_app % W
+        norms = xp.where(at, nfx, c["norms"])
+        ress = xp.where(at, res, c["ress"])
+        grown = ((n_app > W) & (inc >= W - 1) & (nfx > growth * c["norms"][back]) & (res > 0.5 * c["ress"][back]))
+        grown = finite & (~conv) & (~over) & grown
+        status = xp.where(~finite, NON_FINITE, xp.where(conv, CONVERGED, xp.where(over | grown, DIVERGED, RUNNING)))
+        # Anderson history (a ring buffer of the last ``mem`` differences)
+        push = c["has_prev"] & (options.memory > 0)
+        here = (cols == c["ptr"])[:, None] & push
+        dX = xp.where(here, (x - c["prev_x"])[None, :], c["dX"])
+        dG = xp.where(here, (g - c["prev_g"])[None, :], c["dG"])
+        cnt = xp.where(push, xp.minimum(c["cnt"] + 1, mem), c["cnt"])
+        ptr = xp.where(push, (c["ptr"] + 1) % mem, c["ptr"])
         plain = x + beta * g
-        proposal = plain
-        if dX:
-            Gm = np.stack(dG, axis=1)
-            Xm = np.stack(dX, axis=1)
-            reg = 1e-12 * max(1.0, float(np.sum(Gm * Gm)))
-            gamma = np.linalg.solve(Gm.T @ Gm + reg * np.eye(Gm.shape[1]), Gm.T @ g)
-            proposal = x + beta * g - (Xm + beta * Gm) @ gamma
-            if not (np.all(np.isfinite(proposal)) and valid(proposal)):
-                proposal = plain
-                dX.clear()
-                dG.clear()
-        if not valid(proposal):
-            # even the plain step left the domain: shrink it
-            step = beta
-            while step > 1e-6 and not valid(x + step * g):
-                step *= 0.5
-            proposal = x + step * g
-            dX.clear()
-            dG.clear()
-        x = proposal
-    return FixedPointResult(x, Status.MAX_ITER, res, options.max_iter)
+        act = (cols < cnt) * 1.0
+        Gm = (dG * act[:, None]).T   # (n, mem)
+        Xm = (dX * act[:, None]).T
+        reg = 1e-12 * xp.maximum(1.0, xp.sum(Gm * Gm))
+        M = Gm.T @ Gm + reg * xp.eye(mem) + xp.diag(1.0 - act)
+        gamma = xp.linalg.solve(M, Gm.T @ g)
+        anderson = x + beta * g - (Xm + beta * Gm) @ gamma
+        use_and = cnt > 0
+        and_ok = xp.all(xp.isfinite(anderson)) & valid(anderson[None, :])[0]
+        proposal = xp.where(use_and & and_ok, anderson, plain)
+        cleared = use_and & (~and_ok)
+        plain_ok = valid(proposal[None, :])[0]
+        # even the plain step left the domain: the first halving that stays inside (the last one regardless)
+        cand_ok = valid(x[None, :] + steps[:-1, None] * g[None, :])
+        first = xp.argmax(xp.concatenate([cand_ok, xp.ones(1, dtype=bool)]))
+        proposal = xp.where(plain_ok, proposal, x + steps[first] * g)
+        cnt = xp.where(cleared | (~plain_ok), 0, cnt)
+        running = status == RUNNING
+        return dict(
+            x=xp.where(running, proposal, xp.where(finite, fx, x)), it=it, status=status,
+            res=xp.where(finite, res, c["res"]), h=xp.where(finite, hn, c["h"]),
+            prev_x=x, prev_g=g, has_prev=xp.asarray(True), dX=dX, dG=dG, cnt=cnt, ptr=ptr,
+            n_app=n_app, inc=inc, last_norm=nfx, norms=norms, ress=ress,
+        )
+
+    zero = xp.asarray(0)
+    init = dict(
+        x=x0, it=zero, status=xp.where(active, RUNNING, CONVERGED), res=xp.asarray(xp.inf), h=h0,
+        prev_x=x0, prev_g=xp.zeros(n), has_prev=xp.asarray(False), dX=xp.zeros((mem, n)), dG=xp.zeros((mem, n)),
+        cnt=zero, ptr=zero, n_app=zero, inc=zero, last_norm=xp.asarray(0.0), norms=xp.zeros(W), ress=xp.zeros(W),
+    )
+    out = k.while_loop(cond, body, init)
+    status = xp.where(out["status"] == RUNNING, MAX_ITER, out["status"])
+    return out["x"], status, out["res"], out["it"], out["h"]
+
+
+#: The fallback policy of :func:`iterate_with_fallback`: Anderson for at most this many iterations,
+#: then plain damped iteration with this damping from the same start.
+ANDERSON_PHASE = 400
+FALLBACK_DAMPING = 0.9
+
+
+def iterate_with_fallback(k: AbstractKernel, F: Callable, x0, h0, options: FixedPointOptions, valid, norm):
+    """Anderson-accelerated iteration; if it fails, plain damped iteration from the same start.
+
+    Anderson mixing is fast away from thresholds but can cycle where the norm is
+    very large (close to separability); the plain damped map is slow there but
+    robust, and detects run-away norms (divergence) reliably.  The second run
+    gets the iterations the first left of ``options.max_iter``.
+    """
+    xp = k.xp
+    budget = options.max_iter
+    first = min(budget, ANDERSON_PHASE) if options.memory > 0 else budget
+    x, status, res, it, h = iterate(k, F, x0, h0, options, valid, norm, first)
+    if options.memory == 0 or budget - first <= 0:
+        return x, status, res, it, h
+    again = status != CONVERGED
+    plain = FixedPointOptions(tol=options.tol, max_iter=budget, damping=FALLBACK_DAMPING, memory=0,
+                              bound=options.bound, growth_window=options.growth_window,
+                              growth_factor=options.growth_factor)
+    x2, status2, res2, it2, h2 = iterate(k, F, x0, h, plain, valid, norm, budget - it, again)
+    return (xp.where(again, x2, x), xp.where(again, status2, status), xp.where(again, res2, res),
+            xp.where(again, it + it2, it), xp.where(again, h2, h))

@@ -25,9 +25,7 @@ def _minimise(setting: Setting, field: str, to_value, bounds, learner: int, opti
 
     def err(u):
         s = setting.replace(**{field: to_value(u)})
-        sp = solve(s, options=options, init=last[0], on_failure="record")
-        if not sp.converged:
-            sp = solve(s, options=options, on_failure="record")
+        sp = solve(s, options=options, init=last[0], on_failure="record")  # a failed warm start is retried cold
         cache[u] = sp
         if not sp.converged:
             return math.inf

@@ -1,4 +1,4 @@
-"""Prior (ridge) side of the replica-symmetric equations for a chain of K learners.
+"""Prior (ridge) side of the replica-symmetric equations for a chain of K learners (NumPy or JAX arrays).
 
 With A = diag(lam) + V_hat (lower triangular; DESIGN.md section 2):
 
@@ -15,23 +15,26 @@ from __future__ import annotations
 
 import numpy as np
 
+from .kernel import kernel_of
 
-def _lower_inverse(A: np.ndarray) -> np.ndarray:
-    """Inverse of a small lower-triangular matrix by forward substitution.
 
-    K is a handful of learners: a Python loop beats a LAPACK call, whose
-    threading overhead dominates for 2 x 2 matrices.
+def lower_inverse(A):
+    """Inverse of a small lower-triangular matrix by forward substitution (scalar operations).
+
+    K is a handful of learners: scalar loops beat a LAPACK call, whose
+    overhead dominates for 2 x 2 matrices, and trace unchanged under JAX.
     """
+    xp = kernel_of(A).xp
     K = A.shape[0]
-    X = np.zeros_like(A, dtype=float)
+    X = [[0.0] * K for _ in range(K)]
     for j in range(K):
-        X[j, j] = 1.0 / A[j, j]
+        X[j][j] = 1.0 / A[j, j]
         for i in range(j + 1, K):
-            X[i, j] = -(A[i, j:i] @ X[j:i, j]) / A[i, i]
-    return X
+            X[i][j] = -sum(A[i, c] * X[c][j] for c in range(j, i)) / A[i, i]
+    return xp.stack([xp.stack([xp.asarray(x, dtype=float) for x in row]) for row in X])
 
 
-def prior_update(m_hat, Q_hat, V_hat, lam, eta: float, fixed_teacher: tuple[float, float] | None = None):
+def prior_update(m_hat, Q_hat, V_hat, lam, eta, fixed_teacher: tuple | None = None):
     """New (m, Q, V) from the conjugates.
 
     Parameters
@@ -45,27 +48,29 @@ def prior_update(m_hat, Q_hat, V_hat, lam, eta: float, fixed_teacher: tuple[floa
     -------
     m : (K,), Q : (K, K), V : (K, K) lower triangular
     """
-    K = len(m_hat)
-    A = np.diag(np.asarray(lam, dtype=float)) + np.tril(V_hat)
-    m_hat = np.array(m_hat, dtype=float)
-    Q_hat = np.array(Q_hat, dtype=float)
+    xp = kernel_of(m_hat, Q_hat, V_hat, lam, eta).xp
+    K = m_hat.shape[0]
+    A = xp.diag(lam * 1.0) + xp.tril(V_hat)
     if fixed_teacher is not None:
         m0, q0 = fixed_teacher
-        A[0, :] = 0.0
-        A[0, 0] = 1.0
-        m_hat[0] = m0
-        Q_hat[0, :] = Q_hat[:, 0] = 0.0
-        Q_hat[0, 0] = q0 - m0 ** 2
-    V = _lower_inverse(A)
+        row0 = np.zeros((K, K))
+        row0[0, :] = 1.0
+        e00 = np.zeros((K, K))
+        e00[0, 0] = 1.0
+        first = np.zeros(K)
+        first[0] = 1.0
+        cross0 = np.maximum(row0, row0.T)   # row and column 0
+        A = xp.where(xp.asarray(row0) > 0, xp.asarray(e00), A)
+        m_hat = xp.where(xp.asarray(first) > 0, m0, m_hat)
+        Q_hat = xp.where(xp.asarray(cross0) > 0, xp.asarray(e00) * (q0 - m0 ** 2), Q_hat)
+    V = lower_inverse(A)
     m = V @ m_hat
-    M = np.outer(m_hat, m_hat) + Q_hat
-    Q = V @ M @ V.T
-    if eta != 1.0 and K > 1:
-        scale = np.ones((K, K))
-        scale[1:, :] = eta
-        scale[:, 1:] = eta
-        m[1:] *= eta
-        V = V * scale
-        Q = Q * scale
+    Q = V @ (xp.outer(m_hat, m_hat) + Q_hat) @ V.T
+    if K > 1:
+        student = np.arange(K) >= 1
+        in_student_row = xp.asarray(student[:, None] | student[None, :])
+        m = xp.where(xp.asarray(student), eta * m, m)
+        V = xp.where(in_student_row, eta * V, V)
+        Q = xp.where(in_student_row, eta * Q, Q)
     Q = 0.5 * (Q + Q.T)
-    return m, Q, np.tril(V)
+    return m, Q, xp.tril(V)

@@ -22,6 +22,12 @@ HARD_LOSSES = ("logistic", "square", "hinge", "linear")
 SOFT_LOSSES = ("kl", "mse", "pseudo")
 TEACHER_KINDS = ("erm", "bayes", "fixed")
 INF = math.inf
+#: Temperatures outside [TAU_MIN, TAU_MAX] overflow float64 (tau^2, z / tau) or lose the KL term to rounding
+#: (at tau = 1e6 it equals logit matching (z - t)^2 / 8 to rounding already).
+TAU_MIN, TAU_MAX = 1e-4, 1e6
+#: Longest chain: K = 1 + generations learners need a K-dimensional quadrature grid (order^K nodes; already
+#: 10^5 nodes at K = 5, and the memory bound of ``quadrature.MAX_NODES`` leaves fewer than 8 nodes beyond K = 7).
+MAX_GENERATIONS = 4
 
 
 @dataclass(frozen=True)
@@ -54,8 +60,9 @@ class Setting:
     xi : float in [0, 1]
         Weight of the soft (teacher) term in a student's loss; 0 is ordinary
         training, 1 pure distillation.
-    tau : float in (0, inf)
-        Temperature of the ``kl`` soft loss.
+    tau : float in [1e-4, 1e6]
+        Temperature of the ``kl`` soft loss (outside this range float64
+        overflows or the soft term is lost to rounding).
     tau2_factor : bool
         Multiply ``kl`` by tau^2 (Hinton's convention, default). False is the
         reference paper's Appendix B convention.
@@ -66,9 +73,10 @@ class Setting:
     smooth_t, smooth_s : float in [0, 1)
         Label smoothing epsilon of the teacher's / students' logistic loss
         (target (1 - epsilon) y01 + epsilon / 2).
-    generations : int >= 0
+    generations : int in [0, 4]
         Number of students in the chain (0: the teacher alone; 1: one student;
-        2: the student's student ...).
+        2: the student's student ...); the quadrature of a chain of K learners
+        is K-dimensional, hence the cap.
     teacher : {'erm', 'bayes', 'fixed'}
         ERM teacher on the same samples; the Bayes-optimal proxy
         (m0 = 1, q0 = 1 + delta / alpha); or a fixed teacher given by
@@ -172,14 +180,14 @@ CONSTRAINTS = {
     "lam_t": Interval(0.0, INF, open_hi=True),
     "lam_s": Interval(0.0, INF, open_hi=True),
     "xi": Interval(0.0, 1.0),
-    "tau": Interval(0.0, INF, open_lo=True, open_hi=True),
+    "tau": Interval(TAU_MIN, TAU_MAX),
     "tau2_factor": Flag(),
     "loss_t": Choice(HARD_LOSSES),
     "loss_s": Choice(HARD_LOSSES),
     "soft": Choice(SOFT_LOSSES),
     "smooth_t": Interval(0.0, 1.0, open_hi=True),
     "smooth_s": Interval(0.0, 1.0, open_hi=True),
-    "generations": Interval(0, 1000, integer=True),
+    "generations": Interval(0, MAX_GENERATIONS, integer=True),
     "teacher": Choice(TEACHER_KINDS),
     "m0": Interval(-INF, INF, open_lo=True, open_hi=True, optional=True),
     "q0": Interval(0.0, INF, open_lo=True, open_hi=True, optional=True),

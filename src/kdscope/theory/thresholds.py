@@ -24,6 +24,9 @@ alpha = 1 for the dense teacher, alpha = eta for a sparse student.
 
 from __future__ import annotations
 
+import math
+from functools import lru_cache
+
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import ndtr
@@ -39,20 +42,31 @@ def _positive_part_second_moment(c):
     return (1.0 + c * c) * ndtr(-c) - c * np.exp(-0.5 * c * c) / _SQRT_2PI
 
 
-def _capacity(m, b, delta, rho):
-    den = (rho * _positive_part_second_moment((m + b) / np.sqrt(delta))
-           + (1 - rho) * _positive_part_second_moment((m - b) / np.sqrt(delta)))
+def _capacity(m, b, delta, rho, theta=0.0):
+    sd = np.sqrt(delta)
+    den = 0.0
+    for y, py in ((1.0, rho), (-1.0, 1.0 - rho)):
+        c = (m + y * b) / sd
+        den = den + py * ((1.0 - theta) * _positive_part_second_moment(c) + theta * _positive_part_second_moment(-c))
     return (1.0 - m * m) / den
 
 
-def separability_threshold(delta: float, rho: float = 0.5, eta: float = 1.0, bias: bool = True) -> float:
-    """alpha*(delta, rho, eta): below it the mixture is linearly separable (with a bias).
+@lru_cache(maxsize=256)
+def separability_threshold(delta: float, rho: float = 0.5, eta: float = 1.0, bias: bool = True,
+                           theta: float = 0.0) -> float:
+    """alpha*(delta, rho, eta, theta): below it the training set is linearly separable (with a bias).
+
+    With label noise (a training label flipped with probability theta) a flipped
+    pattern has the signal margin -(m + y b) / sqrt(delta) instead of
+    (m + y b) / sqrt(delta), so the denominator of the capacity averages
+    E[(G - c)_+^2] over c = +-(m + y b) / sqrt(delta) with weights 1 - theta, theta.
 
     Parameters
     ----------
     delta : noise variance > 0.  rho : class fraction in (0, 1).
     eta : fraction of coordinates (sparse student), in (0, 1].
     bias : allow a bias (default); False fixes b = 0.
+    theta : label-flip probability in [0, 1/2).
 
     Returns
     -------
@@ -68,7 +82,7 @@ def separability_threshold(delta: float, rho: float = 0.5, eta: float = 1.0, bia
     def neg(p):
         m = np.tanh(p[0])  # m in (-1, 1)
         b = p[1] if bias else 0.0
-        return -_capacity(m, b, d_eff, rho)
+        return -_capacity(m, b, d_eff, rho, theta)
 
     best = None
     for m0 in (0.2, 0.6, 1.2):
@@ -88,3 +102,41 @@ def interpolation_threshold(setting: Setting) -> float:
     the same threshold in the high-dimensional limit.
     """
     return 1.0 if setting.generations == 0 else float(setting.eta)
+
+
+def no_finite_minimiser(setting: Setting) -> tuple[int, float, float] | None:
+    """The first learner of the chain that has no finite minimiser, as (k, alpha_k, alpha*_k), or None.
+
+    A learner whose loss saturates (logistic or hinge on hard labels, no label
+    smoothing) and that has no ridge (lam = 0) minimises its loss only at an
+    infinite norm while its training set is linearly separable, i.e. while its
+    sample ratio is below its separability threshold:
+
+    * the ERM teacher: alpha < alpha*(delta, rho, theta);
+    * a student with xi = 0 (hard labels only, on alpha_s d samples when given):
+      alpha_s < eta alpha*(delta / eta, rho, theta);
+    * a student with xi = 1 and hard pseudo-labels sign(t) from a dense chain
+      (eta = 1): the previous learner's own weights separate its pseudo-labels,
+      so there is no finite minimiser at any alpha.
+
+    Other saturating students (0 < xi < 1 with pseudo-labels, sparse pseudo-label
+    students) have no closed-form threshold; the solver detects their run-away
+    norm (status 'diverged').
+    """
+    s = setting
+    saturating = ("logistic", "hinge")
+    if s.teacher == "erm" and s.lam_t == 0 and s.loss_t in saturating and (s.loss_t != "logistic" or s.smooth_t == 0):
+        a_star = separability_threshold(s.delta, s.rho, 1.0, s.bias, s.theta)
+        if s.alpha < a_star:
+            return 0, s.alpha, a_star
+    if s.generations == 0 or s.lam_s > 0 or s.loss_s not in saturating:
+        return None
+    alpha_s = s.alpha_s if s.alpha_s is not None else s.alpha
+    hard_ok = s.loss_s != "logistic" or s.smooth_s == 0
+    if s.xi == 0 and hard_ok:
+        a_star = separability_threshold(s.delta, s.rho, s.eta, s.bias, s.theta)
+        if alpha_s < a_star:
+            return 1, alpha_s, a_star
+    if s.xi == 1 and s.soft == "pseudo" and s.eta == 1:
+        return 1, alpha_s, math.inf
+    return None
