@@ -42,7 +42,8 @@ def test_error_curve_groups_sims_baselines_thresholds(table):
     assert len(_by_gid(ax, "baseline")) == 2 and len(_by_gid(ax, "threshold")) == 1
     assert _by_gid(ax, "threshold")[0].get_xdata()[0] == pytest.approx(3.7)
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == ["lam_t=0.01", "lam_t=0.1", "simulation", "Bayes-optimal", "oracle", "separability (3.7)"]
+    assert labels == [r"$\lambda_T = 0.01$", r"$\lambda_T = 0.1$", "simulation", "Bayes-optimal", "oracle",
+                      "separability (3.7)"]
     assert "alpha" in ax.get_xlabel() and "test error" in ax.get_ylabel()
     # error bars carry the standard errors of the simulation rows
     assert len(ax.collections) == 2
@@ -59,7 +60,7 @@ def test_two_columns_linestyles_and_labels(table):
     assert [ln.get_linestyle() for ln in theory] == ["-", "--", "-", "--"]
     assert theory[0].get_color() == theory[1].get_color() != theory[2].get_color()
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels[:2] == ["lam_t=0.01, student", "lam_t=0.01, teacher"]
+    assert labels[:2] == [r"$\lambda_T = 0.01$, student", r"$\lambda_T = 0.01$, teacher"]
     assert not _by_gid(ax, "baseline")
     plt.close(fig)
 
@@ -117,5 +118,5 @@ def test_group_with_one_drawn_column_has_plain_label(table):
     df.loc[df["lam_t"] == 0.1, "eps_t"] = np.nan  # e.g. a directly trained student: its teacher is not drawn
     fig = plot_error_curve(df, y=["eps_s", "eps_t"], group="lam_t", baselines=None)
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert labels == ["lam_t=0.01, student", "lam_t=0.01, teacher", "lam_t=0.1", "simulation"]
+    assert labels == [r"$\lambda_T = 0.01$, student", r"$\lambda_T = 0.01$, teacher", r"$\lambda_T = 0.1$", "simulation"]
     plt.close(fig)

@@ -21,8 +21,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from .style import (BASELINE_LABELS, BASELINE_STYLE_BY_COLUMN, BASELINE_STYLES, COLORS, THRESHOLD_STYLES, column_label,
-                    learner_label)
+from .style import (BASELINE_LABELS, BASELINE_STYLE_BY_COLUMN, BASELINE_STYLES, COLORS, GROUP_LINESTYLES, MARKERS,
+                    THRESHOLD_STYLES, column_label, learner_label, symbol)
 
 __all__ = ["plot_error_curve", "plot_double_descent", "split_kinds"]
 
@@ -51,6 +51,8 @@ def _group_text(group: str | None, value, group_label: str | None) -> str:
     if group is None:
         return ""
     if isinstance(value, (float, np.floating)) or (isinstance(value, (int, np.integer)) and not isinstance(value, bool)):
+        if group_label is None and symbol(group):
+            return rf"${symbol(group)} = {value:g}$"
         return f"{group_label or group}={value:g}"
     return str(value)
 
@@ -91,7 +93,8 @@ def plot_error_curve(
     xlabel: str | None = None,
     ylabel: str | None = None,
     title: str | None = None,
-    legend: bool = True,
+    legend: bool | str = True,
+    optimum: str | None = "is_optimum",
     ax: plt.Axes | None = None,
 ) -> Figure:
     """Observables against one parameter: a line per (group, column), markers with error bars for simulations.
@@ -117,7 +120,15 @@ def plot_error_curve(
     group_styles : group value -> line properties overriding the defaults
         (e.g. ``{'ridge student': {'color': 'k', 'linestyle': '--'}}``).
     logx, logy : logarithmic axes.  xlabel, ylabel, title : texts (defaults from the columns).
-    legend : draw a legend.  ax : draw into these axes instead of a new figure.
+    legend : True (or 'outside'): a legend to the right of the axes, outside the
+        data; 'inside': matplotlib's best place inside; False: none (the caller
+        may collect the handles, e.g. :func:`kdscope.figures.style.legend_outside`).
+    optimum : boolean column marking optima (e.g. lam* from a 1-D optimiser): drawn
+        as a star on the line (gid 'optimum'); None or absent: nothing.
+    ax : draw into these axes instead of a new figure.
+
+    Every curve has its colour, its marker and (one column per group) its line
+    style, with markers staggered between curves, so coinciding curves stay visible.
 
     Returns
     -------
@@ -134,14 +145,21 @@ def plot_error_curve(
     labels = dict(column_labels or {})
     colour_by_column = group is None and len(ys) > 1
     handles: list = []
+    n_curves = max(1, len(groups) * len(ys))
+    star_drawn = False
     for gi, gval in enumerate(groups):
         for ci, col in enumerate(ys):
-            colour = COLORS[(ci if colour_by_column else gi) % len(COLORS)]
-            ls = styles.get(col, "-" if colour_by_column else _EXTRA_STYLES[ci % len(_EXTRA_STYLES)])
+            idx = ci if colour_by_column else gi
+            colour = COLORS[idx % len(COLORS)]
+            marker = MARKERS[idx % len(MARKERS)]
+            default_ls = GROUP_LINESTYLES[gi % len(GROUP_LINESTYLES)] if len(ys) == 1 else (
+                "-" if colour_by_column else _EXTRA_STYLES[ci % len(_EXTRA_STYLES)])
+            ls = styles.get(col, default_ls)
             override = dict((group_styles or {}).get(gval, {}))
             colour = override.pop("color", colour)
             group_ls = override.pop("linestyle", None)
             ls = group_ls if (group_ls is not None and ci == 0) else ls
+            marker = override.pop("marker", marker)
             parts = [_group_text(group, gval, group_label)]
             if len(ys) > 1 and (group is None or len(_present(df, group, gval, ys)) > 1):
                 parts.append(labels.get(col, learner_label(col)))
@@ -150,22 +168,38 @@ def plot_error_curve(
             t = _rows(theory, group, gval)
             t = t[np.isfinite(pd.to_numeric(t[col], errors="coerce"))].sort_values(x)
             if len(t):
+                k = gi * len(ys) + ci
+                every = (0.02 + 0.16 * k / n_curves, 0.16)  # staggered, in axes-diagonal units
+                # earlier groups drawn thicker, so a later curve on top of one never hides it
+                lw = override.pop("linewidth", 1.3 + 1.0 * (len(groups) - 1 - gi) / max(1, len(groups) - 1))
                 (line,) = ax.plot(t[x].to_numpy(float), t[col].to_numpy(float), color=colour, linestyle=ls,
-                                  label=label, gid="theory", **override)
+                                  linewidth=lw, marker=marker, markevery=every, markersize=4, markerfacecolor="white",
+                                  markeredgewidth=1.0, label=label, gid="theory", **override)
                 handles.append(line)
                 drawn = True
+                if optimum and optimum in t.columns:
+                    opt = t[t[optimum].fillna(False).astype(bool)]
+                    if len(opt):
+                        ax.plot(opt[x].to_numpy(float), opt[col].to_numpy(float), linestyle="none", marker="*",
+                                markersize=11, color=colour, markeredgecolor="k", markeredgewidth=0.6,
+                                gid="optimum", label="_nolegend_", zorder=5)
+                        star_drawn = True
             s = _rows(sims, group, gval)
             s = s[np.isfinite(pd.to_numeric(s[col], errors="coerce"))].sort_values(x)
             if len(s):
                 se = s[f"{col}_se"].to_numpy(float) if f"{col}_se" in s.columns else None
-                cont = ax.errorbar(s[x].to_numpy(float), s[col].to_numpy(float), yerr=se, fmt="o", color=colour,
-                                   markerfacecolor="white" if ls != "-" else colour, markersize=4,
+                cont = ax.errorbar(s[x].to_numpy(float), s[col].to_numpy(float), yerr=se, fmt=marker, color=colour,
+                                   markerfacecolor=colour if ls == "-" else "white", markersize=5,
                                    label="_nolegend_" if drawn else label, linestyle="none")
                 cont.lines[0].set_gid("sim")
                 if not drawn:
                     handles.append(cont.lines[0])
     if len(sims) and any(c in sims.columns for c in ys):
-        handles.append(Line2D([], [], color="0.3", marker="o", linestyle="none", label="simulation"))
+        handles.append(ax.add_line(Line2D([], [], color="0.3", marker="o", linestyle="none", label="simulation",
+                                          gid="legend-proxy")))
+    if star_drawn:
+        handles.append(ax.add_line(Line2D([], [], color="0.3", marker="*", markersize=9, linestyle="none",
+                                          label="optimum (1-D optimiser)", gid="legend-proxy")))
     handles += _draw_baselines(ax, theory if len(theory) else df, x, baselines)
     handles += _draw_thresholds(ax, thresholds)
     if logx:
@@ -173,11 +207,14 @@ def plot_error_curve(
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel(xlabel if xlabel is not None else column_label(x))
-    ax.set_ylabel(ylabel if ylabel is not None else (column_label(ys[0]) if len(ys) == 1 else r"test error $\varepsilon$"))
+    ax.set_ylabel(ylabel if ylabel is not None else (column_label(ys[0]) if len(ys) == 1 else r"test error $\varepsilon_g$"))
     if title:
         ax.set_title(title)
     if legend and handles:
-        ax.legend(handles=handles, loc="best")
+        if legend == "inside":
+            ax.legend(handles=handles, loc="best")
+        else:
+            ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     return fig
 
 
