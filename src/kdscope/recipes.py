@@ -605,3 +605,25 @@ def _gain_table(df):
 def recipe_names(quick: bool = False) -> list[str]:
     return [r.name for r in paper_recipes(quick)]
 
+
+
+def readme_recipes(quick: bool = False) -> list[Recipe]:
+    """The README's two figures: ``kd_curve`` (theory against simulations) and ``double_descent`` (Fig. 5).
+
+    ``kd_curve``: a ridge teacher (lam_T = 0.1, dashed) and its sparse student
+    (eta = 0.5, pure KD, lam_S = 1e-4), alpha in [0.25, 6], simulation markers
+    wherever the caller asks for them (:func:`make_figure` with ``with_sims``).
+    ``double_descent``: the recipe of Fig. 5 under another name.
+    """
+    base = Setting(**DEFAULTS, **STUDENT, lam_t=0.1, xi=1.0, lam_s=LAM0)
+    grid = QUICK if quick else FULL
+    kd_curve = Recipe(
+        "kd_curve", r"A ridge teacher ($\lambda_T = 0.1$, dashed) and its sparse distilled student "
+                    r"($\eta = 0.5$, $\xi = 1$)",
+        (CurveSpec(r"$\lambda_T = 0.1$", base, "alpha", _lin(0.25, 6.0, 7 if quick else 13)),),
+        _draw_panels([dict(y=["eps_s", "eps_t"], group="curve", linestyles=TEACHER_DASHED, column_labels=LEARNERS,
+                           baselines=("eps_bayes_s", "eps_bayes", "eps_oracle"),
+                           thresholds={"student interpolation": 0.5})], width=4.6, height=3.4),
+        grid=grid)
+    fig5 = next(r for r in paper_recipes(quick) if r.name == "fig05")
+    return [kd_curve, dataclasses.replace(fig5, name="double_descent")]

@@ -62,4 +62,4 @@ def phase(
                                    n_y=n_y, echo=typer.echo)
     except (ValueError, ImportError) as exc:
         fail(str(exc), EXIT_INVALID, debug, exc)
-    typer.echo(f"{len(paths) // 3} phase diagrams under {out}")
+    typer.echo(f"{len(paths) // 4} phase diagrams under {out}")

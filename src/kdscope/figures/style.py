@@ -160,11 +160,11 @@ THRESHOLD_STYLES = (
 )
 
 
-def panel_letters(axes, x: float = 0.0, y: float = 1.03) -> None:
-    """Bold '(a)', '(b)' ... at the top left of each of ``axes`` (multi-panel figures)."""
+def panel_letters(axes, x: float = -0.04, y: float = 1.03) -> None:
+    """Bold '(a)', '(b)' ... just outside the top left corner of each of ``axes`` (multi-panel figures)."""
     for i, ax in enumerate(axes):
         ax.text(x, y, f"({chr(ord('a') + i)})", transform=ax.transAxes, fontweight="bold", fontsize=10,
-                va="bottom", ha="left", gid="panel_letter")
+                va="bottom", ha="right", gid="panel_letter")
 
 
 def legend_outside(fig, handles: list, ncol: int | None = None):

@@ -1,0 +1,119 @@
+"""The figure gallery (docs/gallery.md): every figure of ``figures paper`` and ``figures phase``.
+
+:func:`write_gallery` reads the figures and their caption sidecars (``<name>.json``) from the
+output folders of ``kdscope figures paper`` and ``kdscope figures phase``, writes reduced PNG
+copies to ``docs/gallery/`` and the page ``docs/gallery.md``: per figure its title, the image,
+the caption and one sentence on what it shows (:data:`SHOWS`, written by looking at the figures).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+__all__ = ["write_gallery", "SHOWS", "ORDER"]
+
+#: One sentence per figure: what a reader sees in it.
+SHOWS = {
+    "fig01": "At rho = 0.2 logistic regression at its optimal ridge stays above the Bayes-optimal error at every "
+             "alpha (the gap of unbalanced classes), and the optimal ridge grows with alpha.",
+    "fig02": "A sparse student distilled from a ridge teacher beats the unregularised student trained on the labels: "
+             "it inherits the teacher's regularisation, more so for the larger teacher ridge.",
+    "fig03": "Over the ridge (a, b) the KD student's best error is never below the best directly regularised "
+             "student's (stars: optima from the 1-D optimisers); over xi (c) the optimum is interior.",
+    "fig04": "Distilled from the Bayes-optimal teacher, the student sits close to its Bayes-optimal bound, below "
+             "both the optimally regularised and the unregularised students.",
+    "fig05": "Double descent: with a ridge teacher the student's error peaks at its interpolation threshold "
+             "alpha = eta = 0.5, with an unregularised teacher near its separability threshold (1.80; at "
+             "lam = 1e-5 the maximum is at 1.72, and it moves onto the line as lam -> 0); the norm (b) diverges there.",
+    "fig06": "The dense teacher's error for five ridges: without ridge a peak at its separability threshold 4.85, "
+             "smoothed away as the ridge grows.",
+    "fig07": "Pure distillation against a ridge student with the same ridge: for small ridges KD does better, "
+             "for lam = 1 the two are close.",
+    "fig08": "Mixing hard and soft targets: xi moves the student between the directly trained (xi = 0) and the "
+             "purely distilled (xi = 1) curves.",
+    "fig09": "Label smoothing of the student gives the same error as distillation from a smoothed teacher (the two "
+             "solid curves coincide), while the smoothed teacher itself (dashed) differs.",
+    "fig10": "Raising the temperature (without the tau^2 factor) lowers and widens the interpolation peak at "
+             "alpha = eta.",
+    "fig11": "Training loss, student norm and teacher-student training logit MSE mark the same thresholds as the "
+             "error peaks of Fig. 5.",
+    "fig12": "Balanced classes: the optimal-ridge teacher reaches the Bayes-optimal error, and the distilled "
+             "students follow their teachers.",
+    "ext_soft": "KL at tau = 4 and logit MSE give nearly the same student (the tau -> infinity limit of KL is "
+                "logit MSE / 4); tau = 1 differs near the interpolation threshold.",
+    "ext_tau": "The student's error over the temperature has an interior optimum (stars) at both alpha.",
+    "ext_phase": "The KD student from a ridge teacher never beats the best directly regularised student: the gain is "
+                 "positive everywhere (no zero contour), as the reference paper proves.",
+    "phase_lam_t": "Against the best ridge KD never wins (a); against the unregularised student it wins over most of "
+                   "the plane (b, regularisation inheritance), bounded by the labelled zero contour.",
+    "phase_xi": "The gain over (alpha, xi): any soft weight helps against the unregularised student (b), none beats "
+                "the best ridge (a).",
+    "phase_tau": "The gain over (alpha, tau): the temperature moves the zero contour against the unregularised "
+                 "student (b); against the best ridge KD stays behind (a).",
+    "phase_theta": "With label noise the student beats its noisy teacher (c, negative region) and the unregularised "
+                   "student (b); the zero contours are labelled.",
+    "phase_bayes": "With the Bayes-optimal teacher distillation wins against the best ridge (a) once xi is large "
+                   "enough: the labelled zero contour separates the two regions.",
+    "phase_fresh": "Fresh-sample distillation: a teacher trained on more samples than the student (above the "
+                   "diagonal) makes the distilled student beat the student trained alone (a, b).",
+}
+#: Order of the gallery.
+ORDER = [*(f"fig{i:02d}" for i in range(1, 13)), "ext_soft", "ext_tau", "ext_phase",
+         *(f"phase_{n}" for n in ("lam_t", "xi", "tau", "theta", "bayes", "fresh"))]
+
+
+def _shrink(src: Path, dst: Path, width: int) -> None:
+    from PIL import Image
+
+    with Image.open(src) as im:
+        if im.width > width:
+            im = im.resize((width, round(im.height * width / im.width)), Image.LANCZOS)
+        im = im.convert("P", palette=Image.ADAPTIVE, colors=128)  # figures have few colours: small files
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        im.save(dst, optimize=True)
+
+
+def write_gallery(paper_dir: str | Path, phase_dir: str | Path, docs: str | Path = "docs", width: int = 1100) -> Path:
+    """Write ``docs/gallery.md`` and ``docs/gallery/<name>.png`` for every figure found; returns the page's path."""
+    paper_dir, phase_dir, docs = Path(paper_dir), Path(phase_dir), Path(docs)
+    lines = ["# Gallery", "",
+             "Every figure of `kdscope figures paper` and `kdscope figures phase`, made with",
+             "", "```bash",
+             "kdscope figures paper --quick --out kdscope-out/paper",
+             "kdscope figures phase --quick --out kdscope-out/phase",
+             "kdscope figures gallery --paper kdscope-out/paper --phase kdscope-out/phase --docs docs",
+             "```", "",
+             "Lines are the replica-symmetric theory (d -> infinity); thresholds are inserted into every grid and the "
+             "grids are refined where the curves bend or peak; optima (stars) come from 1-D optimisers. Every gain "
+             "is Delta eps = eps(student) - eps(reference): **negative means distillation helps**, and the "
+             "reference is named in the column (`gain_vs_best_ridge`, `gain_vs_unregularised`, `gain_vs_teacher`). "
+             "Each figure's full parameters are in the JSON caption beside it; the files here are reduced copies "
+             "(the originals are vector PDF and 300 dpi PNG).", ""]
+    for name in ORDER:
+        folder = phase_dir if name.startswith("phase_") else paper_dir
+        png, side = folder / f"{name}.png", folder / f"{name}.json"
+        if not png.is_file():
+            continue
+        cap = json.loads(side.read_text()) if side.is_file() else {}
+        _shrink(png, docs / "gallery" / f"{name}.png", width)
+        title = cap.get("title", name)
+        lines += [f"## {name}: {title}", "", f"![{name}](gallery/{name}.png)", ""]
+        text = cap.get("caption") or _phase_caption_text(cap)
+        if text:
+            lines += [f"*Caption.* {text}", ""]
+        if name in SHOWS:
+            lines += [f"*What it shows.* {SHOWS[name]}", ""]
+    page = docs / "gallery.md"
+    page.write_text("\n".join(lines))
+    return page
+
+
+def _phase_caption_text(cap: dict) -> str:
+    if not cap:
+        return ""
+    s = cap.get("setting", {})
+    fixed = ", ".join(f"{k} = {v}" for k, v in s.items())
+    return (f"{cap.get('title', '')} over ({cap.get('x')}, {cap.get('y')}), grid {cap.get('grid')}; fixed: {fixed}. "
+            f"Panels: {'; '.join(f'{k} = {v}' for k, v in cap.get('gains', {}).items())}. {cap.get('sign', '')}. "
+            f"{cap.get('theory', '')}.")
