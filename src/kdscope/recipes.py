@@ -102,8 +102,8 @@ def curve_table(spec: CurveSpec, store=None, grid: GridOptions = FULL, with_sims
     The grid is :func:`initial_grid` (values + thresholds), plus the optimum of
     ``spec.optimum`` (1-D optimiser), refined adaptively
     (:func:`kdscope.grids.adaptive_values`) on the columns ``spec.refine``.
-    Columns added: ``point_role`` ('grid', 'threshold', 'optimum' or 'refined')
-    and ``is_optimum``.  Simulations run at about ``sim_points`` of the spec's
+    Columns added: ``point_role`` ('grid', 'threshold', 'optimum' or 'refined'),
+    ``is_optimum`` and ``optimum_of`` (the optimised column, '' when none).  Simulations run at about ``sim_points`` of the spec's
     own values (never at refinement points).
     """
     import tempfile
@@ -121,7 +121,7 @@ def curve_table(spec: CurveSpec, store=None, grid: GridOptions = FULL, with_sims
     lo, hi = values[0], values[-1]
     opt_x = None
     if spec.optimum is not None:
-        opt_x = optimum_point(spec.base, spec.field, spec.optimum, lo, hi)
+        opt_x = _stored_optimum(spec, lo, hi, store)
         values = merge_grid(values, [opt_x])
     rows: dict[float, dict] = {}
 
@@ -150,7 +150,7 @@ def curve_table(spec: CurveSpec, store=None, grid: GridOptions = FULL, with_sims
     for x in final:
         role = ("optimum" if x == opt_x else "threshold" if x in thr_values else "grid" if x in coarse
                 else "refined")
-        theory.append(dict(rows[x], point_role=role, is_optimum=(x == opt_x)))
+        theory.append(dict(rows[x], point_role=role, is_optimum=(x == opt_x), optimum_of=spec.optimum or ""))
     out = pd.DataFrame(theory)
     if with_sims and spec.simulate and sim_d:
         sims = []
@@ -167,6 +167,21 @@ def curve_table(spec: CurveSpec, store=None, grid: GridOptions = FULL, with_sims
         if sims:
             out = pd.concat([out, pd.DataFrame(sims)], ignore_index=True)
     return out
+
+
+def _stored_optimum(spec: CurveSpec, lo: float, hi: float, store) -> float:
+    """:func:`kdscope.grids.optimum_point` of a spec, through the store (a rerun does not search again)."""
+    from kdscope.store import point_key
+
+    kind = f"optimum-{spec.field}-{spec.optimum}".replace("_", "")
+    key = point_key(spec.base.replace(**{spec.field: lo}), kind, lo=lo, hi=hi)
+    rec = store.get(key) if store is not None else None
+    if rec is not None and math.isfinite(float(rec.get("optimum_x", math.nan))):
+        return float(rec["optimum_x"])
+    x = optimum_point(spec.base, spec.field, spec.optimum, lo, hi)
+    if store is not None:
+        store.put(dict(spec.base.to_dict(), optimum_x=float(x), converged=True, status="converged"), key, kind=kind)
+    return x
 
 
 def run_recipe(recipe: Recipe, store=None, with_sims: bool = False, sim_d: int = 1000, sim_seeds: int = 5,

@@ -135,6 +135,19 @@ def test_optimum_from_the_optimiser_is_in_the_grid(monkeypatch):
     assert calls == [("tau", "eps_s")] * 2
     opt = df[df["is_optimum"]]
     assert len(opt) == 2 and np.allclose(opt["tau"], 0.123456) and set(opt["point_role"]) == {"optimum"}
+    assert set(opt["optimum_of"]) == {"eps_s"}
+
+
+def test_optimum_is_stored(monkeypatch, tmp_path):
+    monkeypatch.setattr(kdscope.curves, "compute_curve", _fake_curve)
+    import kdscope.recipes as recipes
+
+    calls = []
+    monkeypatch.setattr(recipes, "optimum_point", lambda *a: calls.append(a) or 0.5)
+    store = ResultStore(tmp_path / "store")
+    first = run_recipe(RECIPES["ext_tau"], store)
+    again = run_recipe(RECIPES["ext_tau"], store)
+    assert len(calls) == 2 and list(again["tau"]) == list(first["tau"])
 
 
 @pytest.mark.parametrize("insert", [True, pytest.param(False, marks=pytest.mark.slow)])

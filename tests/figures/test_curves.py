@@ -120,3 +120,16 @@ def test_group_with_one_drawn_column_has_plain_label(table):
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert labels == [r"$\lambda_T = 0.01$, student", r"$\lambda_T = 0.01$, teacher", r"$\lambda_T = 0.1$", "simulation"]
     plt.close(fig)
+
+
+def test_optimum_star_only_on_the_optimised_curve(table):
+    df = table[table["kind"] == "theory"].copy()
+    df["is_optimum"] = (df["alpha"] == 3.0)
+    df["optimum_of"] = "eps_s"
+    fig = plot_error_curve(df, y=["eps_s", "eps_t"], group="lam_t", baselines=None)
+    ax = fig.axes[0]
+    stars = _by_gid(ax, "optimum")
+    assert len(stars) == 2                                    # one per group, on eps_s only
+    assert all(ln.get_ydata()[0] == pytest.approx(0.35 / 3.0 + lam) for ln, lam in zip(stars, (0.01, 0.1)))
+    assert "optimum (1-D optimiser)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    plt.close(fig)

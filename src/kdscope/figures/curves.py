@@ -124,7 +124,8 @@ def plot_error_curve(
         data; 'inside': matplotlib's best place inside; False: none (the caller
         may collect the handles, e.g. :func:`kdscope.figures.style.legend_outside`).
     optimum : boolean column marking optima (e.g. lam* from a 1-D optimiser): drawn
-        as a star on the line (gid 'optimum'); None or absent: nothing.
+        as a star on the line (gid 'optimum'); when a column ``optimum_of`` names the
+        optimised column, only that curve gets the star.  None or absent: nothing.
     ax : draw into these axes instead of a new figure.
 
     Every curve has its colour, its marker and (one column per group) its line
@@ -179,6 +180,8 @@ def plot_error_curve(
                 drawn = True
                 if optimum and optimum in t.columns:
                     opt = t[t[optimum].fillna(False).astype(bool)]
+                    if "optimum_of" in opt.columns:  # the star sits on the curve that was optimised only
+                        opt = opt[opt["optimum_of"].astype(str) == col]
                     if len(opt):
                         ax.plot(opt[x].to_numpy(float), opt[col].to_numpy(float), linestyle="none", marker="*",
                                 markersize=11, color=colour, markeredgecolor="k", markeredgewidth=0.6,
