@@ -133,3 +133,28 @@ def test_optimum_star_only_on_the_optimised_curve(table):
     assert all(ln.get_ydata()[0] == pytest.approx(0.35 / 3.0 + lam) for ln, lam in zip(stars, (0.01, 0.1)))
     assert "optimum (1-D optimiser)" in [t.get_text() for t in ax.get_legend().get_texts()]
     plt.close(fig)
+
+
+def test_records_straight_into_plots():
+    """solve(...).record() and simulation records (no kind column) go straight into plot_error_curve."""
+    from kdscope import Setting
+    from kdscope.theory import solve
+
+    base = Setting(delta=1.0, rho=0.2, lam_t=0.1, generations=1, eta=0.5, xi=1.0, lam_s=1e-3)
+    theory = [solve(base.replace(alpha=a)).record() for a in (1.0, 2.0, 3.0)]
+    sims = [dict(theory[1], eps_s=theory[1]["eps_s"] + 0.002, eps_s_se=0.003, seeds=3, d=200)]
+    df = pd.DataFrame(theory + sims)
+    assert "kind" not in df.columns
+    fig = plot_error_curve(df, y="eps_s")
+    ax = fig.axes[0]
+    (line,) = _by_gid(ax, "theory")
+    assert list(line.get_xdata()) == [1.0, 2.0, 3.0] and len(_by_gid(ax, "sim")) == 1
+    # a student's plot gets the student's Bayes bound by default, not the dense one
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("student" in lab and "Bayes" in lab for lab in labels) and "Bayes-optimal" not in labels
+    (bayes,) = [ln for ln in _by_gid(ax, "baseline") if "student" in ln.get_label()]
+    assert np.allclose(bayes.get_ydata(), [r["eps_bayes_s"] for r in theory])
+    plt.close(fig)
+    fig = plot_error_curve(pd.DataFrame(theory), y="eps_t")
+    assert "Bayes-optimal" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    plt.close(fig)

@@ -32,13 +32,21 @@ _EXTRA_STYLES = ("-", "--", ":", "-.")
 def split_kinds(df: pd.DataFrame, kind: str = "kind") -> tuple[pd.DataFrame, pd.DataFrame]:
     """(theory rows, simulation rows), converged rows only.
 
-    Theory rows have a kind starting with 'theory' (or there is no kind column);
-    simulation rows have kind 'sim'.
+    Theory rows have a kind starting with 'theory'; simulation rows have kind
+    'sim'.  Without a kind column (records straight from ``solve(...).record()``
+    or a simulation), rows with a finite ``seeds`` value or any finite
+    '<name>_se' value are simulations and the others theory.
     """
     if "converged" in df.columns:
         df = df[df["converged"].fillna(False).astype(bool)]
     if kind not in df.columns:
-        return df, df.iloc[0:0]
+        marks = [c for c in df.columns if c == "seeds" or c.endswith("_se")]
+        if not marks:
+            return df, df.iloc[0:0]
+        is_sim = np.zeros(len(df), dtype=bool)
+        for c in marks:
+            is_sim |= np.isfinite(pd.to_numeric(df[c], errors="coerce")).to_numpy()
+        return df[~is_sim], df[is_sim]
     k = df[kind].astype(str)
     return df[k.str.startswith("theory")], df[k == "sim"]
 
@@ -83,7 +91,7 @@ def plot_error_curve(
     group: str | None = None,
     group_label: str | None = None,
     kind: str = "kind",
-    baselines: Sequence[str] | Mapping[str, float | str] | None = ("eps_bayes", "eps_oracle"),
+    baselines: Sequence[str] | Mapping[str, float | str] | str | None = "auto",
     thresholds: Mapping[str, float] | None = None,
     linestyles: Mapping[str, str] | None = None,
     column_labels: Mapping[str, str] | None = None,
@@ -109,9 +117,11 @@ def plot_error_curve(
     y : column(s) to draw, e.g. 'eps_s' or ('eps_s', 'eps_t').
     group : column whose values make separate curves (one colour each), e.g. 'lam_t'.
     group_label : text before '=' for numeric groups (default: the column name).
-    baselines : columns drawn as grey reference lines from the theory rows
-        (default Bayes-optimal and oracle, when present), or a mapping
-        label -> number (horizontal line) or label -> column.
+    baselines : columns drawn as grey reference lines from the theory rows, or a
+        mapping label -> number (horizontal line) or label -> column.  'auto'
+        (default): the Bayes-optimal error of the drawn learner (``eps_bayes_s``,
+        the sparse student's bound, when a student column is drawn; else
+        ``eps_bayes``) and the oracle, when present.
     thresholds : label -> x position of a vertical line (e.g. {'separability': 4.85}).
     linestyles : column -> matplotlib linestyle (default: the first y solid,
         then dashed, dotted ...).
@@ -136,6 +146,9 @@ def plot_error_curve(
     matplotlib.figure.Figure
     """
     ys = _as_list(y)
+    if isinstance(baselines, str) and baselines == "auto":
+        student = any(c.startswith("eps_s") for c in ys)
+        baselines = ("eps_bayes_s" if student else "eps_bayes", "eps_oracle")
     missing = [c for c in [x, *ys] if c not in df.columns]
     if missing:
         raise KeyError(f"plot_error_curve: column(s) {missing} not in the table (columns: {list(df.columns)}).")
