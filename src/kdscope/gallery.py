@@ -26,12 +26,13 @@ SHOWS = {
     "fig05": "Double descent: with a ridge teacher the student's error peaks at its interpolation threshold "
              "alpha = eta = 0.5, with an unregularised teacher near its separability threshold (1.80; at "
              "lam = 1e-5 the maximum is at 1.72, and it moves onto the line as lam -> 0); the norm (b) diverges there.",
-    "fig06": "The dense teacher's error for five ridges: without ridge a peak at its separability threshold 4.85, "
-             "smoothed away as the ridge grows.",
-    "fig07": "Pure distillation against a ridge student with the same ridge: for small ridges KD does better, "
-             "for lam = 1 the two are close.",
-    "fig08": "Mixing hard and soft targets: xi moves the student between the directly trained (xi = 0) and the "
-             "purely distilled (xi = 1) curves.",
+    "fig06": ("The dense teacher for five ridges: without ridge its error stays near 0.2 up to its separability "
+              "threshold 4.85 and drops only beyond it; a larger ridge lowers the curve, lam = 0.1 being the best of the five."),
+    "fig07": ("KD from an almost unregularised teacher coincides with the equally unregularised ridge student (the "
+              "two blue curves, peaked below the student's separability threshold); for lam = 0.1 and 1 the ridge "
+              "student is better at small alpha and the two meet at large alpha."),
+    "fig08": ("At lam_S = 0.1 an intermediate soft weight (xi = 0.6 to 0.8) gives the lowest student error and pure "
+              "distillation (xi = 1) the highest; every student stays far above its teacher (dashed)."),
     "fig09": "Label smoothing of the student gives the same error as distillation from a smoothed teacher (the two "
              "solid curves coincide), while the smoothed teacher itself (dashed) differs.",
     "fig10": "Raising the temperature (without the tau^2 factor) lowers and widens the interpolation peak at "
@@ -45,12 +46,14 @@ SHOWS = {
     "ext_tau": "The student's error over the temperature has an interior optimum (stars) at both alpha.",
     "ext_phase": "The KD student from a ridge teacher never beats the best directly regularised student: the gain is "
                  "positive everywhere (no zero contour), as the reference paper proves.",
-    "phase_lam_t": "Against the best ridge KD never wins (a); against the unregularised student it wins over most of "
-                   "the plane (b, regularisation inheritance), bounded by the labelled zero contour.",
-    "phase_xi": "The gain over (alpha, xi): any soft weight helps against the unregularised student (b), none beats "
-                "the best ridge (a).",
-    "phase_tau": "The gain over (alpha, tau): the temperature moves the zero contour against the unregularised "
-                 "student (b); against the best ridge KD stays behind (a).",
+    "phase_lam_t": ("Against the best ridge KD never wins (a: no zero contour); against the unregularised student it wins "
+                   "(blue) for alpha above about 1 and any teacher ridge, and loses at small alpha with a weakly "
+                   "regularised teacher, the two regions split by the labelled zero contour (b)."),
+    "phase_xi": ("Against the unregularised student distillation helps (blue) for alpha above about 1, more so as xi "
+                "grows, and hurts at small alpha (b, labelled zero contour); it never beats the best ridge (a)."),
+    "phase_tau": ("Against the unregularised student the temperature matters only at small alpha, where a low tau "
+                 "helps and a high tau hurts near alpha = eta (b, labelled zero contour); above alpha of about 1 "
+                 "KD helps at every tau, and it never beats the best ridge (a)."),
     "phase_theta": "With label noise the student beats its noisy teacher (c, negative region) and the unregularised "
                    "student (b); the zero contours are labelled.",
     "phase_bayes": "With the Bayes-optimal teacher distillation wins against the best ridge (a) once xi is large "

@@ -280,7 +280,8 @@ def caption(recipe: Recipe, df=None, with_sims: bool = False, sim_d: int = 1000,
              "error_bars": "one standard error of the mean over the seeds"} if with_sims else None)
     text = (f"{recipe.title}. Lines: replica-symmetric theory (d -> infinity), on grids with the thresholds "
             "inserted and refined where the curves bend or peak. "
-            + ("Markers: simulations at d = %d, mean over %d seeds, error bars one standard error. " % (sim_d, sim_seeds)
+            + ("Large markers: simulations at d = %d, mean over %d seeds (filled on solid lines, open on dashed "
+               "teacher lines), error bars one standard error. " % (sim_d, sim_seeds)
                if with_sims else "")
             + "Shared parameters: delta = 1, rho = 0.2 unless stated; logistic losses; student eta = 0.5 where a "
               "student is drawn. " + (recipe.notes or ""))
@@ -478,7 +479,7 @@ def paper_recipes(quick: bool = False) -> list[Recipe]:
         kd_label, ridge_label = rf"KD, {_lam('T', lam)}", rf"ridge student, {_lam('S', lam)}"
         c7.append(CurveSpec(kd_label, kd.replace(lam_t=lam), "alpha", a7, mask=("eps_t",), refine=("eps_s",)))
         c7.append(CurveSpec(ridge_label, direct.replace(lam_s=lam), "alpha", a7, mask=("eps_t",), refine=("eps_s",)))
-        styles7[kd_label] = {"color": COLORS[i]}
+        styles7[kd_label] = {"color": COLORS[i], "linestyle": "-"}
         styles7[ridge_label] = {"color": COLORS[i], "linestyle": "--"}
     recipes.append(Recipe(
         "fig07", "Pure distillation against ridge students with the same ridge", tuple(c7),

@@ -158,3 +158,14 @@ def test_records_straight_into_plots():
     fig = plot_error_curve(pd.DataFrame(theory), y="eps_t")
     assert "Bayes-optimal" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     plt.close(fig)
+
+
+def test_simulated_curves_keep_markers_for_the_simulations(table):
+    fig = plot_error_curve(table, y="eps_t", group="lam_t")
+    for ln in _by_gid(fig.axes[0], "theory"):
+        assert ln.get_marker() in (None, "None", "")           # markers belong to the simulation points
+    plt.close(fig)
+    fig = plot_error_curve(table[table["kind"] == "theory"], y="eps_t", group="lam_t")
+    markers = [ln.get_marker() for ln in _by_gid(fig.axes[0], "theory")]
+    assert len(set(markers)) == 2 and None not in markers      # theory alone: one marker per curve
+    plt.close(fig)

@@ -181,14 +181,18 @@ def plot_error_curve(
             drawn = False
             t = _rows(theory, group, gval)
             t = t[np.isfinite(pd.to_numeric(t[col], errors="coerce"))].sort_values(x)
+            s = _rows(sims, group, gval)
+            s = s[np.isfinite(pd.to_numeric(s[col], errors="coerce"))].sort_values(x)
             if len(t):
                 k = gi * len(ys) + ci
                 every = (0.02 + 0.16 * k / n_curves, 0.16)  # staggered, in axes-diagonal units
                 # earlier groups drawn thicker, so a later curve on top of one never hides it
                 lw = override.pop("linewidth", 1.3 + 1.0 * (len(groups) - 1 - gi) / max(1, len(groups) - 1))
+                # a curve with simulations keeps its markers for the simulations (never confused with theory)
+                marks = dict(marker=marker, markevery=every, markersize=4, markerfacecolor="white",
+                             markeredgewidth=1.0) if not len(s) else {}
                 (line,) = ax.plot(t[x].to_numpy(float), t[col].to_numpy(float), color=colour, linestyle=ls,
-                                  linewidth=lw, marker=marker, markevery=every, markersize=4, markerfacecolor="white",
-                                  markeredgewidth=1.0, label=label, gid="theory", **override)
+                                  linewidth=lw, label=label, gid="theory", **marks, **override)
                 handles.append(line)
                 drawn = True
                 if optimum and optimum in t.columns:
@@ -200,12 +204,11 @@ def plot_error_curve(
                                 markersize=11, color=colour, markeredgecolor="k", markeredgewidth=0.6,
                                 gid="optimum", label="_nolegend_", zorder=5)
                         star_drawn = True
-            s = _rows(sims, group, gval)
-            s = s[np.isfinite(pd.to_numeric(s[col], errors="coerce"))].sort_values(x)
             if len(s):
                 se = s[f"{col}_se"].to_numpy(float) if f"{col}_se" in s.columns else None
                 cont = ax.errorbar(s[x].to_numpy(float), s[col].to_numpy(float), yerr=se, fmt=marker, color=colour,
-                                   markerfacecolor=colour if ls == "-" else "white", markersize=5,
+                                   markerfacecolor=colour if ls == "-" else "white", markersize=5.5,
+                                   markeredgewidth=1.2,
                                    label="_nolegend_" if drawn else label, linestyle="none")
                 cont.lines[0].set_gid("sim")
                 if not drawn:
