@@ -54,12 +54,15 @@ SHOWS = {
     "phase_tau": ("Against the unregularised student the temperature matters only at small alpha, where a low tau "
                  "helps and a high tau hurts near alpha = eta (b, labelled zero contour); above alpha of about 1 "
                  "KD helps at every tau, and it never beats the best ridge (a)."),
-    "phase_theta": "With label noise the student beats its noisy teacher (c, negative region) and the unregularised "
-                   "student (b); the zero contours are labelled.",
-    "phase_bayes": "With the Bayes-optimal teacher distillation wins against the best ridge (a) once xi is large "
-                   "enough: the labelled zero contour separates the two regions.",
-    "phase_fresh": "Fresh-sample distillation: a teacher trained on more samples than the student (above the "
-                   "diagonal) makes the distilled student beat the student trained alone (a, b).",
+    "phase_theta": ("With label noise theta above about 0.1 and alpha above about 2 the student beats its own noisy teacher "
+                   "(c, blue, labelled zero contour); against the unregularised student KD helps except near alpha = eta "
+                   "(b); the best ridge is never beaten and the gap grows with theta (a)."),
+    "phase_bayes": ("With the Bayes-optimal teacher distillation beats the best directly regularised student (a, blue) for "
+                   "alpha above about 2 once xi is large enough, on the far side of the labelled zero contour; it beats "
+                   "the unregularised student almost everywhere (b) and never its Bayes-optimal teacher (c)."),
+    "phase_fresh": ("A teacher trained on more samples than the student (above the dotted diagonal alpha_T = alpha_S) "
+                   "makes the distilled student beat even the best-regularised student trained alone (a, labelled "
+                   "zero contour close to the diagonal); below the diagonal distillation loses."),
 }
 #: Order of the gallery.
 ORDER = [*(f"fig{i:02d}" for i in range(1, 13)), "ext_soft", "ext_tau", "ext_phase",

@@ -66,6 +66,7 @@ class PhaseDiagram:
     x: str = "alpha"
     base: dict = field(default_factory=dict)
     logx: bool = True
+    ylabel: str | None = None
 
     @property
     def setting_base(self) -> dict:
@@ -96,7 +97,7 @@ def phase_diagrams(quick: bool = False, n_alpha: int | None = None, n_y: int | N
                      r"Bayes-optimal teacher, soft weight $\xi$", base=dict(teacher="bayes")),
         PhaseDiagram("fresh", "alpha", grid(0.25, 20.0, True), alphas, True,
                      r"fresh samples: teacher $\alpha_T$, dense student $\alpha_S$ ($\eta = 1$)", x="alpha_s",
-                     base=dict(eta=1.0)),
+                     base=dict(eta=1.0), ylabel=r"teacher samples $\alpha_T$"),
     ]
 
 
@@ -220,7 +221,7 @@ def draw_phase(df, diagram: PhaseDiagram, thresholds: dict[str, float] | None = 
         for ax, col in zip(axes[0], gains):
             plot_phase_diagram(theory, x=diagram.x, y=diagram.y, value=col, logx=diagram.logx, logy=diagram.logy,
                                vlines=vl, curves=curves, value_label=GAINS.get(col, col),
-                               title=f"vs {_REFERENCE.get(col, col)}", ax=ax, legend=False)
+                               title=f"vs {_REFERENCE.get(col, col)}", ylabel=diagram.ylabel, ax=ax, legend=False)
             handles += ax.get_legend_handles_labels()[0]
         panel_letters(axes[0])
         fig.suptitle(diagram.title + r":  $\Delta\varepsilon_g < 0$ (blue) where distillation helps", y=1.02)

@@ -37,6 +37,8 @@ def plot_phase_diagram(
     value_label: str | None = None,
     title: str | None = None,
     contour_label: str | None = r"$\Delta\varepsilon_g = 0$",
+    xlabel: str | None = None,
+    ylabel: str | None = None,
     legend: bool | str = True,
     ax: plt.Axes | None = None,
 ) -> Figure:
@@ -55,6 +57,7 @@ def plot_phase_diagram(
     vlines, hlines : label -> position of threshold lines (e.g. alpha*).
     curves : label -> (xs, ys) of threshold curves in the plane.
     value_label, title : texts.
+    xlabel, ylabel : axis texts (default: from the column names).
     contour_label : text written on the zero contour (None: unlabelled; other levels show their value).
     legend : True: threshold legend below the axes (outside the map); 'inside': best place inside;
         False: none (collect ``ax.get_legend_handles_labels()`` for a figure legend).
@@ -107,8 +110,8 @@ def plot_phase_diagram(
         ax.set_xlim(xs.min(), xs.max())
     if len(ys) > 1:
         ax.set_ylim(ys.min(), ys.max())
-    ax.set_xlabel(column_label(x))
-    ax.set_ylabel(column_label(y))
+    ax.set_xlabel(xlabel or column_label(x))
+    ax.set_ylabel(ylabel or column_label(y))
     if title:
         ax.set_title(title)
     if i and legend:
