@@ -19,8 +19,9 @@ SHOWS = {
              "alpha (the gap of unbalanced classes), and the optimal ridge grows with alpha.",
     "fig02": "A sparse student distilled from a ridge teacher beats the unregularised student trained on the labels: "
              "it inherits the teacher's regularisation, more so for the larger teacher ridge.",
-    "fig03": "Over the ridge (a, b) the KD student's best error is never below the best directly regularised "
-             "student's (stars: optima from the 1-D optimisers); over xi (c) the optimum is interior.",
+    "fig03": ("Over the ridge (a, b) the KD student's best error (star) stays just above the best directly "
+              "regularised student's (star); over xi (c) the optimal soft weight is interior for lam_S = 0.1 and 0.2 "
+              "and zero for lam_S = 0.5 (stars: 1-D optimisers)."),
     "fig04": "Distilled from the Bayes-optimal teacher, the student sits close to its Bayes-optimal bound, below "
              "both the optimally regularised and the unregularised students.",
     "fig05": "Double descent: with a ridge teacher the student's error peaks at its interpolation threshold "
@@ -35,15 +36,19 @@ SHOWS = {
               "distillation (xi = 1) the highest; every student stays far above its teacher (dashed)."),
     "fig09": "Label smoothing of the student gives the same error as distillation from a smoothed teacher (the two "
              "solid curves coincide), while the smoothed teacher itself (dashed) differs.",
-    "fig10": "Raising the temperature (without the tau^2 factor) lowers and widens the interpolation peak at "
-             "alpha = eta.",
+    "fig10": ("Raising the temperature (without the tau^2 factor) lowers the interpolation peak, which stays at "
+              "alpha = eta = 0.5, and lowers the error beyond it."),
     "fig11": "Training loss, student norm and teacher-student training logit MSE mark the same thresholds as the "
              "error peaks of Fig. 5.",
-    "fig12": "Balanced classes: the optimal-ridge teacher reaches the Bayes-optimal error, and the distilled "
-             "students follow their teachers.",
-    "ext_soft": "KL at tau = 4 and logit MSE give nearly the same student (the tau -> infinity limit of KL is "
-                "logit MSE / 4); tau = 1 differs near the interpolation threshold.",
-    "ext_tau": "The student's error over the temperature has an interior optimum (stars) at both alpha.",
+    "fig12": ("Balanced classes: the optimal-ridge teacher reaches the Bayes-optimal error (the dotted line runs on "
+              "it), and the pure-distillation students gain little over the unregularised student, the larger "
+              "teacher ridge slightly more."),
+    "ext_soft": ("KL at tau = 4 and logit MSE give nearly the same student (the tau -> infinity limit of KL is "
+                 "logit MSE / 4; both curves are drawn, one on the other); tau = 1 has a lower interpolation peak "
+                 "and a higher error just after it."),
+    "ext_tau": ("At alpha = 1.5 the student's error falls with the temperature towards the logit-matching limit "
+                "(optimum at the upper end of the range); at alpha = 4.5 it has a shallow optimum near tau = 3 (stars: "
+                "1-D optimiser)."),
     "ext_phase": "The KD student from a ridge teacher never beats the best directly regularised student: the gain is "
                  "positive everywhere (no zero contour), as the reference paper proves.",
     "phase_lam_t": ("Against the best ridge KD never wins (a: no zero contour); against the unregularised student it wins "

@@ -169,3 +169,15 @@ def test_simulated_curves_keep_markers_for_the_simulations(table):
     markers = [ln.get_marker() for ln in _by_gid(fig.axes[0], "theory")]
     assert len(set(markers)) == 2 and None not in markers      # theory alone: one marker per curve
     plt.close(fig)
+
+
+def test_baseline_that_differs_between_groups_is_drawn_per_group():
+    rows = [dict(kind="theory", tau=t, alpha=a, eps_s=0.3 / a + 0.01 * t, eps_bayes_s=0.2 / a, converged=True)
+            for a in (1.5, 4.5) for t in (0.5, 1.0, 2.0)]
+    fig = plot_error_curve(pd.DataFrame(rows), x="tau", y="eps_s", group="alpha")
+    ax = fig.axes[0]
+    base = _by_gid(ax, "baseline")
+    assert len(base) == 2 and sorted(ln.get_ydata()[0] for ln in base) == pytest.approx([0.2 / 4.5, 0.2 / 1.5])
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert sum("Bayes" in lab for lab in labels) == 1
+    plt.close(fig)

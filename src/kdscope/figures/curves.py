@@ -219,7 +219,7 @@ def plot_error_curve(
     if star_drawn:
         handles.append(ax.add_line(Line2D([], [], color="0.3", marker="*", markersize=9, linestyle="none",
                                           label="optimum (1-D optimiser)", gid="legend-proxy")))
-    handles += _draw_baselines(ax, theory if len(theory) else df, x, baselines)
+    handles += _draw_baselines(ax, theory if len(theory) else df, x, baselines, group)
     handles += _draw_thresholds(ax, thresholds)
     if logx:
         ax.set_xscale("log")
@@ -237,7 +237,17 @@ def plot_error_curve(
     return fig
 
 
-def _draw_baselines(ax, df: pd.DataFrame, x: str, baselines) -> list:
+def _baseline_line(ax, vals: pd.DataFrame, label: str, style: dict):
+    line_df = vals.groupby("x", sort=True)["v"].mean()
+    if line_df.nunique() == 1 or len(line_df) == 1:
+        return ax.axhline(float(line_df.iloc[0]), label=label, gid="baseline", **style)
+    (line,) = ax.plot(line_df.index.to_numpy(float), line_df.to_numpy(float), label=label, gid="baseline", **style)
+    return line
+
+
+def _draw_baselines(ax, df: pd.DataFrame, x: str, baselines, group: str | None = None) -> list:
+    """Reference lines; a baseline that differs between groups (e.g. curves at different alpha over tau)
+    is drawn once per group, in the same style, with one legend entry."""
     if not baselines:
         return []
     items = (list(baselines.items()) if isinstance(baselines, Mapping)
@@ -250,20 +260,23 @@ def _draw_baselines(ax, df: pd.DataFrame, x: str, baselines) -> list:
             if spec not in df.columns:
                 continue
             vals = pd.DataFrame({"x": pd.to_numeric(df[x], errors="coerce"),
-                                 "v": pd.to_numeric(df[spec], errors="coerce")}).dropna()
+                                 "v": pd.to_numeric(df[spec], errors="coerce")})
+            if group is not None and group in df.columns:
+                vals["g"] = df[group].to_numpy()
+            vals = vals.dropna(subset=["x", "v"])
             if not len(vals):
                 continue
-            line_df = vals.groupby("x", sort=True)["v"].mean()
-            if line_df.nunique() == 1 or len(line_df) == 1:
-                line = ax.axhline(float(line_df.iloc[0]), label=label, gid="baseline", **style)
+            per_group = "g" in vals.columns and vals.groupby("x")["v"].nunique().max() > 1
+            if per_group:  # the reference differs between the curves: one line each
+                lines = [_baseline_line(ax, g, label if j == 0 else "_nolegend_", style)
+                         for j, (_, g) in enumerate(vals.groupby("g", sort=False))]
+                out.append(lines[0])
             else:
-                (line,) = ax.plot(line_df.index.to_numpy(float), line_df.to_numpy(float), label=label,
-                                  gid="baseline", **style)
+                out.append(_baseline_line(ax, vals, label, style))
         else:
             if spec is None or not math.isfinite(float(spec)):
                 continue
-            line = ax.axhline(float(spec), label=label, gid="baseline", **style)
-        out.append(line)
+            out.append(ax.axhline(float(spec), label=label, gid="baseline", **style))
     return out
 
 
