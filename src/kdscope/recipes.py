@@ -546,8 +546,8 @@ def paper_recipes(quick: bool = False) -> list[Recipe]:
                       dict(panel="kd", y=["eps_s", "eps_t"], group="curve", linestyles=TEACHER_DASHED,
                            column_labels=LEARNERS, baselines=("eps_bayes_s",), title="pure distillation")])))
 
-    recipes.extend(extension_recipes(quick))
-    return [dataclasses.replace(r, grid=QUICK if quick else FULL) for r in recipes]
+    recipes = [dataclasses.replace(r, grid=QUICK if quick else FULL) for r in recipes]
+    return recipes + extension_recipes(quick)  # each extension keeps its own grid options
 
 
 def _draw_xi_lam_panels():

@@ -177,3 +177,13 @@ def test_gain_sign_negative_where_distillation_helps(monkeypatch):
             dict(kind="theory", panel="kd", alpha=2.0, eps_s=0.25, curve="lam_T=1")]
     out = _gain_table(pd.DataFrame(rows))
     assert list(out[GAIN_VS_BEST_RIDGE]) == pytest.approx([-0.05, 0.05])
+
+
+def test_phase_recipe_keeps_one_grid_for_every_curve(monkeypatch):
+    """ext_phase pivots its curves into a map: no refinement, the same alphas for every lam_T."""
+    monkeypatch.setattr(kdscope.curves, "compute_curve", _fake_curve)
+    recipe = RECIPES["ext_phase"]
+    assert recipe.grid.max_rounds == 0 and RECIPES["fig02"].grid.max_rounds > 0
+    df = run_recipe(recipe)
+    grids = {tuple(sorted(g["alpha"])) for _, g in df.groupby("curve")}
+    assert grids == {tuple(sorted(recipe.curves[0].values))}
