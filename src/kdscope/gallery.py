@@ -80,7 +80,7 @@ def _shrink(src: Path, dst: Path, width: int) -> None:
     with Image.open(src) as im:
         if im.width > width:
             im = im.resize((width, round(im.height * width / im.width)), Image.LANCZOS)
-        im = im.convert("P", palette=Image.ADAPTIVE, colors=128)  # figures have few colours: small files
+        im = im.convert("RGB")  # full colour: a palette would band the colour maps of the phase diagrams
         dst.parent.mkdir(parents=True, exist_ok=True)
         im.save(dst, optimize=True)
 

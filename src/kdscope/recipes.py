@@ -252,6 +252,11 @@ def _setting_text(s: Setting) -> dict:
     return {k: v for k, v in s.to_dict().items() if v is not None}
 
 
+def _plain(label: str) -> str:
+    """A legend label without mathtext dollars (for captions)."""
+    return label.replace("$", "").replace("\\", "")
+
+
 def caption(recipe: Recipe, df=None, with_sims: bool = False, sim_d: int = 1000, sim_seeds: int = 5) -> dict:
     """The caption sidecar of a figure: title, notes, every curve's Setting and swept range, and the error bars.
 
@@ -278,13 +283,25 @@ def caption(recipe: Recipe, df=None, with_sims: bool = False, sim_d: int = 1000,
         curves.append(entry)
     sims = ({"d": int(sim_d), "seeds": int(sim_seeds),
              "error_bars": "one standard error of the mean over the seeds"} if with_sims else None)
+    keys = ("lam_t", "lam_s", "xi", "tau", "eta", "theta", "teacher", "soft", "smooth_t", "smooth_s")
+    parts = []
+    for spec in recipe.curves:
+        kv = ", ".join(f"{k}={getattr(spec.base, k)}" for k in keys
+                       if k != spec.field and (k not in ("lam_s", "xi", "tau", "eta", "soft", "smooth_s")
+                                               or spec.base.generations >= 1)
+                       and not (k in ("theta", "smooth_t", "smooth_s") and getattr(spec.base, k) == 0)
+                       and not (k == "teacher" and spec.base.teacher == "erm"))
+        extra = (" (tau^2 factor off)" if not spec.base.tau2_factor and spec.base.generations >= 1 else "")
+        opt = f", {'lam_t' if spec.optimal == 't' else 'lam_s'} optimised at every point" if spec.optimal else ""
+        parts.append(f"{_plain(spec.label)}{' [' + spec.panel + ']' if spec.panel else ''}: {spec.field} in "
+                     f"[{min(spec.values):g}, {max(spec.values):g}], {kv}{extra}{opt}")
     text = (f"{recipe.title}. Lines: replica-symmetric theory (d -> infinity), on grids with the thresholds "
             "inserted and refined where the curves bend or peak. "
             + ("Large markers: simulations at d = %d, mean over %d seeds (filled on solid lines, open on dashed "
                "teacher lines), error bars one standard error. " % (sim_d, sim_seeds)
                if with_sims else "")
             + "Shared parameters: delta = 1, rho = 0.2 unless stated; logistic losses; student eta = 0.5 where a "
-              "student is drawn. " + (recipe.notes or ""))
+              "student is drawn. " + "Curves: " + "; ".join(parts) + ". " + (recipe.notes or ""))
     return dict(figure=recipe.name, title=recipe.title, caption=text.strip(), curves=curves,
                 theory="replica-symmetric saddle point (kdscope.theory.solve), d -> infinity",
                 simulations=sims, grid=dataclasses.asdict(recipe.grid),
