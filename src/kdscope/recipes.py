@@ -4,9 +4,12 @@ A :class:`Recipe` is data: a list of :class:`CurveSpec` (a base Setting, the
 swept field and its values, optionally "at the optimal ridge"), each tagged
 with a legend label and a panel, plus a drawing function that takes the tidy
 table and returns a Figure.  :func:`run_recipe` computes the table through the
-result store (so a rerun is free), :func:`paper_recipes` lists the recipes at
-full or quick resolution.  DESIGN.md section 7 gives the targets and the
-corrections used here:
+result store (so a rerun is free) on grids that resolve each curve (thresholds
+and optima inserted, adaptive refinement: :func:`curve_table`, :mod:`kdscope.grids`);
+:func:`make_figure` writes the table, the PDF and 300 dpi PNG and the caption
+sidecar.  The recipes themselves (:func:`paper_recipes` at full or quick
+resolution, :func:`readme_recipes`) are in :mod:`kdscope.figure_recipes` and are
+reachable from here.  DESIGN.md section 7 gives the targets and the corrections used:
 
 - defaults delta = 1, rho = 0.2, eta = 0.5 for the student, logistic losses, tau = 1;
 - "lam_S ~ 0" is lam_S = 1e-4 (:data:`LAM0`; lam = 0 has no solution below separability);
@@ -19,16 +22,17 @@ Only converged points are drawn; failed ones stay in the table with their status
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-
+from kdscope.grids import FULL, GridOptions, adaptive_values, curve_thresholds, merge_grid, optimum_point
 from kdscope.theory.setting import Setting
 
-__all__ = ["CurveSpec", "Recipe", "paper_recipes", "extension_recipes", "run_recipe", "make_figure", "LAM0", "DEFAULTS"]
+__all__ = ["CurveSpec", "Recipe", "paper_recipes", "extension_recipes", "readme_recipes", "run_recipe", "make_figure",
+           "curve_table", "initial_grid", "caption", "LAM0", "DEFAULTS", "GAIN_VS_BEST_RIDGE"]
 
 LAM0 = 1e-4
 DEFAULTS = dict(delta=1.0, rho=0.2)
@@ -43,6 +47,10 @@ class CurveSpec:
     label : legend text (the value of the table's ``curve`` column).
     panel : which panel of the figure it belongs to.
     optimal : None, or 't' / 's' to use the optimal teacher / student ridge at every point.
+    refine : columns whose curves the grid must resolve (:mod:`kdscope.grids`); the
+        thresholds of ``base`` in the range are inserted when ``thresholds`` is true.
+    optimum : None, or an error column ('eps_s', 'eps_t'): its minimiser over ``field``
+        is found by a 1-D optimiser, inserted into the grid and flagged ``is_optimum``.
     show : observable columns kept for this curve; other columns in ``mask`` are blanked
         (e.g. a directly trained student's teacher error is not drawn).
     """
@@ -55,6 +63,9 @@ class CurveSpec:
     optimal: str | None = None
     mask: tuple = ()
     simulate: bool = True
+    refine: tuple = ("eps_s", "eps_t")
+    optimum: str | None = None
+    thresholds: bool = True
 
 
 @dataclass(frozen=True)
@@ -68,25 +79,131 @@ class Recipe:
     x: str = "alpha"
     prepare: Callable | None = None
     notes: str = ""
+    grid: GridOptions = FULL
+
+
+LOG_FIELDS = ("lam_t", "lam_s", "tau")
+LOG_COLUMNS = ("q_t", "q_s", "loss_train_t", "loss_train_s", "mse_train_ts", "lam_t", "lam_s")
+
+
+def initial_grid(spec: CurveSpec) -> tuple[list[float], dict[str, float]]:
+    """The spec's values with the thresholds of its base Setting inside their range inserted.
+
+    Returns (sorted grid, thresholds {label: value}).
+    """
+    lo, hi = min(spec.values), max(spec.values)
+    thr = curve_thresholds(spec.base, spec.field, lo, hi) if spec.thresholds else {}
+    return merge_grid(spec.values, thr.values()), thr
+
+
+def curve_table(spec: CurveSpec, store=None, grid: GridOptions = FULL, with_sims: bool = False, sim_d: int = 1000,
+                sim_seeds: int = 5, sim_points: int = 5, progress: bool = False,
+                echo: Callable[[str], None] | None = None):
+    """The tidy table of one curve on a grid that resolves it (theory rows, then simulation rows).
+
+    The grid is :func:`initial_grid` (values + thresholds), plus the optimum of
+    ``spec.optimum`` (1-D optimiser), refined adaptively
+    (:func:`kdscope.grids.adaptive_values`) on the columns ``spec.refine``.
+    Columns added: ``point_role`` ('grid', 'threshold', 'optimum' or 'refined'),
+    ``is_optimum`` and ``optimum_of`` (the optimised column, '' when none).  Simulations run at about ``sim_points`` of the spec's
+    own values (never at refinement points).
+    """
+    import tempfile
+
+    import pandas as pd
+
+    import kdscope.curves as curves
+
+    if store is None:  # refinement rounds re-read their points: keep them somewhere
+        with tempfile.TemporaryDirectory() as tmp:
+            from kdscope.store import ResultStore
+
+            return curve_table(spec, ResultStore(tmp), grid, with_sims, sim_d, sim_seeds, sim_points, progress, echo)
+    values, thr = initial_grid(spec)
+    lo, hi = values[0], values[-1]
+    opt_x = None
+    if spec.optimum is not None:
+        opt_x = _stored_optimum(spec, lo, hi, store)
+        values = merge_grid(values, [opt_x])
+    rows: dict[float, dict] = {}
+
+    def evaluate(xs: list[float]) -> dict[str, list[float]]:
+        df = curves.compute_curve(spec.base, spec.field, xs, store=store, optimal=spec.optimal, progress=progress,
+                                  echo=echo)
+        recs = df.to_dict("records")
+        for x, rec in zip(xs, recs):
+            rows[x] = rec
+        out = {}
+        for col in spec.refine:
+            vals = [float(r.get(col, math.nan)) if r.get("converged", True) else math.nan for r in recs]
+            if any(math.isfinite(v) for v in vals):
+                out[col] = vals
+        return out
+
+    opts = grid if spec.optimal is None else dataclasses.replace(grid, max_points=grid.max_points // 2)
+    final = adaptive_values(evaluate, values, logx=spec.field in LOG_FIELDS,
+                            logy=[c for c in spec.refine if c in LOG_COLUMNS], options=opts)
+    missing = [x for x in final if x not in rows]
+    if missing:
+        evaluate(final)
+    coarse = set(float(v) for v in spec.values)
+    thr_values = set(thr.values())
+    theory = []
+    for x in final:
+        role = ("optimum" if x == opt_x else "threshold" if x in thr_values else "grid" if x in coarse
+                else "refined")
+        theory.append(dict(rows[x], point_role=role, is_optimum=(x == opt_x), optimum_of=spec.optimum or ""))
+    out = pd.DataFrame(theory)
+    if with_sims and spec.simulate and sim_d:
+        sims = []
+        for v in curves.pick_subset(sorted(coarse), sim_points):
+            rec = rows.get(v)
+            s = spec.base.replace(**{spec.field: v})
+            if spec.optimal is not None:
+                if rec is None or not rec.get("converged"):
+                    continue
+                lam_field = "lam_t" if spec.optimal == "t" else "lam_s"
+                s = s.replace(**{lam_field: float(rec[lam_field])})
+            sims.append(dict(curves.sim_point(s, d=sim_d, seeds=sim_seeds, store=store), sweep=spec.field,
+                             point_role="grid", is_optimum=False))
+        if sims:
+            out = pd.concat([out, pd.DataFrame(sims)], ignore_index=True)
+    return out
+
+
+def _stored_optimum(spec: CurveSpec, lo: float, hi: float, store) -> float:
+    """:func:`kdscope.grids.optimum_point` of a spec, through the store (a rerun does not search again)."""
+    from kdscope.store import point_key
+
+    kind = f"optimum-{spec.field}-{spec.optimum}".replace("_", "")
+    key = point_key(spec.base.replace(**{spec.field: lo}), kind, lo=lo, hi=hi)
+    rec = store.get(key) if store is not None else None
+    if rec is not None and math.isfinite(float(rec.get("optimum_x", math.nan))):
+        return float(rec["optimum_x"])
+    x = optimum_point(spec.base, spec.field, spec.optimum, lo, hi)
+    if store is not None:
+        store.put(dict(spec.base.to_dict(), optimum_x=float(x), converged=True, status="converged"), key, kind=kind)
+    return x
 
 
 def run_recipe(recipe: Recipe, store=None, with_sims: bool = False, sim_d: int = 1000, sim_seeds: int = 5,
-               sim_points: int = 5, progress: bool = False, echo: Callable[[str], None] | None = None):
+               sim_points: int = 5, progress: bool = False, echo: Callable[[str], None] | None = None,
+               grid: GridOptions | None = None):
     """Compute every curve of ``recipe`` (through ``store``) and return the tidy table.
 
+    Each curve is resolved by :func:`curve_table` (thresholds and optimum in
+    the grid, adaptive refinement with ``grid`` or the recipe's own options).
     Columns: the store's (Setting fields, observables, status, kind), plus
-    ``curve`` (the spec's label), ``panel``, ``recipe`` and ``recipe.x`` (the
-    swept value, e.g. 'lam' for a curve over lam_t or lam_s).
+    ``curve`` (the spec's label), ``panel``, ``recipe``, ``point_role``,
+    ``is_optimum`` and ``recipe.x`` (the swept value, e.g. 'lam' for a curve
+    over lam_t or lam_s).
     """
     import pandas as pd
 
-    from kdscope.curves import compute_curve
-
     frames = []
     for spec in recipe.curves:
-        df = compute_curve(spec.base, spec.field, list(spec.values), store=store, optimal=spec.optimal,
-                           sim_d=sim_d if (with_sims and spec.simulate) else None, sim_seeds=sim_seeds,
-                           sim_points=sim_points, progress=progress, echo=echo)
+        df = curve_table(spec, store, grid or recipe.grid, with_sims=with_sims, sim_d=sim_d, sim_seeds=sim_seeds,
+                         sim_points=sim_points, progress=progress, echo=echo)
         df["curve"] = spec.label
         df["panel"] = spec.panel
         df["recipe"] = recipe.name
@@ -100,13 +217,18 @@ def run_recipe(recipe: Recipe, store=None, with_sims: bool = False, sim_d: int =
 
 
 def make_figure(recipe: Recipe, store, out_dir, formats=("png", "pdf"), **run_kwargs) -> tuple:
-    """Compute ``recipe`` (:func:`run_recipe`), write ``<out_dir>/<name>.parquet`` and the figure files.
+    """Compute ``recipe`` (:func:`run_recipe`), write ``<out_dir>/<name>.parquet``, the figure files and the caption.
 
+    The figure is saved as vector PDF and PNG at :data:`kdscope.figures.style.SAVE_DPI`
+    dpi; ``<name>.json`` beside it is the caption sidecar (:func:`caption`).
     Returns (table, list of written paths).  The table keeps failed points
     (with their status); the figure draws the converged ones.
     """
+    import json
+
     import matplotlib.pyplot as plt
 
+    from kdscope.figures.style import SAVE_DPI
     from kdscope.store import write_table
 
     out_dir = Path(out_dir)
@@ -117,283 +239,86 @@ def make_figure(recipe: Recipe, store, out_dir, formats=("png", "pdf"), **run_kw
     fig = recipe.draw(df)
     for ext in formats:
         path = out_dir / f"{recipe.name}.{ext}"
-        fig.savefig(path)
+        fig.savefig(path, dpi=SAVE_DPI, bbox_inches="tight")
         paths.append(path)
     plt.close(fig)
+    side = out_dir / f"{recipe.name}.json"
+    side.write_text(json.dumps(caption(recipe, df, **{k: v for k, v in run_kwargs.items()
+                                                      if k in ("with_sims", "sim_d", "sim_seeds")}), indent=2))
+    paths.append(side)
     return df, paths
 
 
-# ----------------------------------------------------------------- grids
-def _lin(lo: float, hi: float, n: int) -> tuple:
-    return tuple(float(f"{v:.6g}") for v in np.linspace(lo, hi, n))
+def _setting_text(s: Setting) -> dict:
+    """The fields of a Setting that matter for a caption (None-valued optional fields dropped)."""
+    return {k: v for k, v in s.to_dict().items() if v is not None}
 
 
-def _log(lo: float, hi: float, n: int) -> tuple:
-    return tuple(float(f"{v:.6g}") for v in np.geomspace(lo, hi, n))
+def _plain(label: str) -> str:
+    """A legend label without mathtext dollars (for captions)."""
+    return label.replace("$", "").replace("\\", "")
 
 
-def _thr(delta=1.0, rho=0.2, eta=0.5) -> dict:
-    from kdscope.theory import separability_threshold
+def caption(recipe: Recipe, df=None, with_sims: bool = False, sim_d: int = 1000, sim_seeds: int = 5) -> dict:
+    """The caption sidecar of a figure: title, notes, every curve's Setting and swept range, and the error bars.
 
-    return {"teacher separability": separability_threshold(delta, rho),
-            "student separability": separability_threshold(delta, rho, eta),
-            "student interpolation": eta}
-
-
-# --------------------------------------------------------------- drawing
-def _draw_panels(panels: list, width: float = 4.3, height: float = 3.3, suptitle: str | None = None):
-    """A drawing function: one plot_error_curve per panel (dicts: 'panel', 'title' and its keyword options)."""
-
-    def draw(df):
-        import matplotlib.pyplot as plt
-
-        from kdscope.figures import paper_style, plot_error_curve
-
-        with paper_style():
-            fig, axes = plt.subplots(1, len(panels), figsize=(width * len(panels), height), squeeze=False)
-            for ax, p in zip(axes[0], panels):
-                kw = {k: v for k, v in p.items() if k != "panel"}
-                sub = df[df["panel"] == p.get("panel", "")]
-                plot_error_curve(sub, ax=ax, **kw)
-            if suptitle:
-                fig.suptitle(suptitle)
-            fig.tight_layout()
-        return fig
-
-    return draw
-
-
-def _draw_double_descent(**kw):
-    def draw(df):
-        from kdscope.figures import paper_style, plot_double_descent
-
-        with paper_style():
-            fig = plot_double_descent(df, **kw)
-            fig.tight_layout()
-        return fig
-
-    return draw
-
-
-def _draw_phase(**kw):
-    def draw(df):
-        from kdscope.figures import paper_style, plot_phase_diagram
-
-        with paper_style():
-            fig = plot_phase_diagram(df, **kw)
-            fig.tight_layout()
-        return fig
-
-    return draw
+    Returns a JSON-serialisable dict: ``figure``, ``title``, ``caption`` (one
+    paragraph), ``curves`` (label, panel, swept field and range, points drawn,
+    thresholds inserted, full Setting), ``theory``, ``simulations`` (d, seeds,
+    error bars) and ``grid`` (the refinement options).
+    """
+    curves = []
+    for spec in recipe.curves:
+        grid, thr = initial_grid(spec)
+        entry = dict(label=spec.label, panel=spec.panel, field=spec.field, range=[min(spec.values), max(spec.values)],
+                     thresholds_in_grid=thr, optimal_ridge=spec.optimal, optimum_of=spec.optimum,
+                     setting=_setting_text(spec.base))
+        if df is not None and "curve" in df.columns:
+            rows = df[(df["curve"] == spec.label) & df["kind"].astype(str).str.startswith("theory")]
+            if spec.panel and "panel" in df.columns:
+                rows = rows[rows["panel"] == spec.panel]
+            entry["points"] = int(len(rows))
+            entry["converged"] = int(rows["converged"].fillna(False).astype(bool).sum()) if len(rows) else 0
+            if "is_optimum" in rows.columns and rows["is_optimum"].fillna(False).astype(bool).any():
+                opt = rows[rows["is_optimum"].fillna(False).astype(bool)].iloc[0]
+                entry["optimum"] = {spec.field: float(opt[spec.field]), spec.optimum: float(opt[spec.optimum])}
+        curves.append(entry)
+    sims = ({"d": int(sim_d), "seeds": int(sim_seeds),
+             "error_bars": "one standard error of the mean over the seeds"} if with_sims else None)
+    keys = ("lam_t", "lam_s", "xi", "tau", "eta", "theta", "teacher", "soft", "smooth_t", "smooth_s")
+    parts = []
+    for spec in recipe.curves:
+        kv = ", ".join(f"{k}={getattr(spec.base, k)}" for k in keys
+                       if k != spec.field and (k not in ("lam_s", "xi", "tau", "eta", "soft", "smooth_s")
+                                               or spec.base.generations >= 1)
+                       and not (k in ("theta", "smooth_t", "smooth_s") and getattr(spec.base, k) == 0)
+                       and not (k == "teacher" and spec.base.teacher == "erm"))
+        extra = (" (tau^2 factor off)" if not spec.base.tau2_factor and spec.base.generations >= 1 else "")
+        opt = f", {'lam_t' if spec.optimal == 't' else 'lam_s'} optimised at every point" if spec.optimal else ""
+        parts.append(f"{_plain(spec.label)}{' [' + spec.panel + ']' if spec.panel else ''}: {spec.field} in "
+                     f"[{min(spec.values):g}, {max(spec.values):g}], {kv}{extra}{opt}")
+    text = (f"{recipe.title}. Lines: replica-symmetric theory (d -> infinity), on grids with the thresholds "
+            "inserted and refined where the curves bend or peak. "
+            + ("Large markers: simulations at d = %d, mean over %d seeds (filled on solid lines, open on dashed "
+               "teacher lines), error bars one standard error. " % (sim_d, sim_seeds)
+               if with_sims else "")
+            + "Shared parameters: delta = 1, rho = 0.2 unless stated; logistic losses; student eta = 0.5 where a "
+              "student is drawn. " + "Curves: " + "; ".join(parts) + ". " + (recipe.notes or ""))
+    return dict(figure=recipe.name, title=recipe.title, caption=text.strip(), curves=curves,
+                theory="replica-symmetric saddle point (kdscope.theory.solve), d -> infinity",
+                simulations=sims, grid=dataclasses.asdict(recipe.grid),
+                gain_convention="Delta eps = eps(student) - eps(reference); negative: distillation helps")
 
 
-LEARNERS = {"eps_s": "student", "eps_t": "teacher"}
-TEACHER_DASHED = {"eps_t": "--"}
+# The recipes themselves live in kdscope.figure_recipes; they are reachable from here too (one
+# import for users), loaded lazily because figure_recipes imports this module's dataclasses.
+_FIGURE_RECIPES = ("paper_recipes", "extension_recipes", "readme_recipes", "recipe_names", "GAIN_VS_BEST_RIDGE",
+                   "_gain_table")
 
 
-# --------------------------------------------------------------- recipes
-def paper_recipes(quick: bool = False) -> list[Recipe]:
-    """The recipes of Figs. 1-12 of the reference paper and the extensions, at full or quick resolution."""
-    n = 7 if quick else 40  # points per learning curve
-    nl = 7 if quick else 30  # points per lam / xi / tau sweep
-    base = Setting(**DEFAULTS, lam_t=0.01)
-    stud = base.replace(**STUDENT, lam_s=LAM0)
-    thr = _thr()
-    recipes = []
+def __getattr__(name: str):
+    if name in _FIGURE_RECIPES:
+        import kdscope.figure_recipes
 
-    # Fig. 1: logistic regression at optimal lam vs Bayes-optimal, rho = 0.2.
-    a1 = _lin(0.25, 10, n)
-    recipes.append(Recipe(
-        "fig01", "Logistic regression at optimal ridge vs Bayes-optimal (rho=0.2)",
-        (CurveSpec("logistic, optimal lam", base, "alpha", a1, optimal="t"),),
-        _draw_panels([dict(y="eps_t", group="curve", baselines=("eps_bayes", "eps_oracle"), title="test error"),
-                      dict(y="lam_t", group="curve", baselines=None, logy=True, ylabel=r"optimal ridge $\lambda^*$",
-                           legend=False, title="optimal ridge")])))
-
-    # Fig. 2: pure distillation, sparse student, ridge teachers vs unregularised student.
-    a2 = _lin(2, 10, n)
-    kd = stud.replace(xi=1.0)
-    recipes.append(Recipe(
-        "fig02", "Pure distillation (xi=1, lam_S~0): sparse student from ridge teachers",
-        (CurveSpec("lam_T=0.01", kd.replace(lam_t=0.01), "alpha", a2),
-         CurveSpec("lam_T=0.1", kd.replace(lam_t=0.1), "alpha", a2),
-         CurveSpec("unregularised student", stud.replace(xi=0.0, lam_t=0.1), "alpha", a2, mask=("eps_t",))),
-        _draw_panels([dict(y=["eps_s", "eps_t"], group="curve", linestyles=TEACHER_DASHED, column_labels=LEARNERS,
-                           baselines=("eps_bayes_s", "eps_oracle"))])))
-
-    # Fig. 3: (top) error vs lam at alpha 1.5 and 4.5, KD vs direct; (bottom) error vs xi.
-    lams = _log(1e-5, 10, nl)
-    curves3 = []
-    for a in (1.5, 4.5):
-        curves3.append(CurveSpec("KD (xi=1, lam=lam_T)", kd.replace(alpha=a), "lam_t", lams, panel=f"alpha={a}"))
-        curves3.append(CurveSpec("direct (xi=0, lam=lam_S)", stud.replace(alpha=a, xi=0.0, lam_t=0.1), "lam_s", lams,
-                                 panel=f"alpha={a}", mask=("eps_t",)))
-    xis = _lin(0, 1, nl)
-    for ls in (0.1, 0.2, 0.5):
-        curves3.append(CurveSpec(f"lam_S={ls}", stud.replace(alpha=4.5, lam_s=ls, **APPENDIX_B), "xi", xis,
-                                 panel="xi"))
-    recipes.append(Recipe(
-        "fig03", "KD vs direct regularisation: error vs lam (alpha 1.5, 4.5) and vs xi (alpha 4.5)",
-        tuple(curves3),
-        _draw_xi_lam_panels(), x="sweep_x",
-        notes="bottom panel: lam_T=0.15, tau=2 without the tau^2 factor (DESIGN.md section 7)."))
-
-    # Fig. 4: student of the Bayes-optimal fixed teacher vs optimal and unregularised direct students.
-    direct = stud.replace(xi=0.0, lam_t=0.1)
-    recipes.append(Recipe(
-        "fig04", "Student of a Bayes-optimal teacher vs optimally regularised and unregularised students",
-        (CurveSpec("KD from Bayes-optimal teacher", kd.replace(teacher="bayes"), "alpha", a2),
-         CurveSpec("optimal-ridge student", direct, "alpha", a2, optimal="s"),
-         CurveSpec("unregularised student", direct, "alpha", a2)),
-        _draw_panels([dict(y="eps_s", group="curve", baselines=("eps_bayes_s", "eps_oracle"))])))
-
-    # Fig. 5 and 11: double descent; training loss, norm and teacher-student MSE.
-    a5 = _lin(0.1, 6, 2 * n if quick else 60)
-    dd = (CurveSpec("lam_T=1e-5", kd.replace(lam_t=1e-5, lam_s=1e-5), "alpha", a5),
-          CurveSpec("lam_T=0.1", kd.replace(lam_t=0.1, lam_s=1e-5), "alpha", a5))
-    recipes.append(Recipe(
-        "fig05", "Double descent of the student (lam_S=1e-5)", dd,
-        _draw_double_descent(y="eps_s", group="curve", norm="q_s", thresholds=thr,
-                             baselines=("eps_bayes_s", "eps_oracle"))))
-
-    # Fig. 6: the dense teacher for several ridges.
-    a6 = _lin(0.2, 10, n)
-    recipes.append(Recipe(
-        "fig06", "Dense logistic teacher for several ridges",
-        tuple(CurveSpec(f"lam_T={lam:g}", base.replace(lam_t=lam), "alpha", a6) for lam in (1e-5, 1e-3, 1e-2, 0.1, 1.0)),
-        _draw_panels([dict(y="eps_t", group="curve", baselines=("eps_bayes", "eps_oracle"),
-                           thresholds={"separability": thr["teacher separability"]})])))
-
-    # Fig. 7: pure distillation for lam_T in {1e-5, 0.1, 1} vs ridge students with lam_S = lam_T.
-    a7 = _lin(0.5, 10, n)
-    c7, styles7 = [], {}
-    from kdscope.figures.style import COLORS
-    for i, lam in enumerate((1e-5, 0.1, 1.0)):
-        c7.append(CurveSpec(f"KD, lam_T={lam:g}", kd.replace(lam_t=lam), "alpha", a7, mask=("eps_t",)))
-        c7.append(CurveSpec(f"ridge student, lam_S={lam:g}", direct.replace(lam_s=lam), "alpha", a7,
-                            mask=("eps_t",)))
-        styles7[f"KD, lam_T={lam:g}"] = {"color": COLORS[i]}
-        styles7[f"ridge student, lam_S={lam:g}"] = {"color": COLORS[i], "linestyle": "--"}
-    recipes.append(Recipe(
-        "fig07", "Pure distillation vs ridge students", tuple(c7),
-        _draw_panels([dict(y="eps_s", group="curve", group_styles=styles7, baselines=("eps_bayes_s",),
-                           thresholds={"student separability": thr["student separability"]})])))
-
-    # Fig. 8: several xi at lam_S = 0.1, lam_T = 0.15, tau = 2 (no tau^2 factor).
-    a8 = _lin(0.25, 10, n)
-    recipes.append(Recipe(
-        "fig08", "Mixed hard/soft loss: xi at lam_S=0.1, lam_T=0.15, tau=2 (no tau^2)",
-        tuple(CurveSpec(f"xi={xi:g}", stud.replace(lam_s=0.1, xi=xi, **APPENDIX_B), "alpha", a8,
-                        mask=() if xi == 1.0 else ("eps_t",))
-              for xi in (0.0, 0.2, 0.6, 0.8, 1.0)),
-        _draw_panels([dict(y=["eps_s", "eps_t"], group="curve", linestyles=TEACHER_DASHED, column_labels=LEARNERS,
-                           baselines=("eps_bayes_s",))])))
-
-    # Fig. 9: label smoothing of the student vs distillation from a smoothed teacher.
-    eps_grid = _lin(0.0, 0.8, nl)
-    c9 = []
-    for a in (1.5, 4.5, 7.5):
-        c9.append(CurveSpec("label smoothing (xi=0)", stud.replace(alpha=a, xi=0.0, lam_t=0.1), "smooth_s", eps_grid,
-                            panel=f"alpha={a}", mask=("eps_t",)))
-        c9.append(CurveSpec("KD from smoothed teacher", kd.replace(alpha=a, lam_t=LAM0), "smooth_t", eps_grid,
-                            panel=f"alpha={a}"))
-    recipes.append(Recipe(
-        "fig09", "Label smoothing vs distillation from a smoothed teacher", tuple(c9),
-        _draw_panels([dict(panel=f"alpha={a}", x="smoothing", y=["eps_s", "eps_t"], group="curve",
-                           linestyles=TEACHER_DASHED, column_labels=LEARNERS, baselines=("eps_bayes_s",),
-                           title=f"alpha={a}", legend=(a == 1.5)) for a in (1.5, 4.5, 7.5)]),
-        x="smoothing"))
-
-    # Fig. 10: the interpolation peak tempered by the temperature.
-    a10 = _lin(0.1, 3, 2 * n if quick else 50)
-    recipes.append(Recipe(
-        "fig10", "Interpolation peak tempered by tau (lam_T=0.1, lam_S=1e-5, no tau^2)",
-        tuple(CurveSpec(f"tau={tau:g}", kd.replace(lam_t=0.1, lam_s=1e-5, tau=tau, tau2_factor=False), "alpha", a10)
-              for tau in (1.0, 2.0, 5.0, 10.0)),
-        _draw_panels([dict(y="eps_s", group="curve", baselines=("eps_bayes_s",),
-                           thresholds={"student interpolation": thr["student interpolation"]})])))
-
-    # Fig. 11: training loss, student norm and teacher-student training MSE around the thresholds (Fig. 5's points).
-    recipes.append(Recipe(
-        "fig11", "Training loss, norm and teacher-student logit MSE around the thresholds", dd,
-        _draw_panels([dict(y="loss_train_s", group="curve", baselines=None, thresholds=thr, logy=True),
-                      dict(y="q_s", group="curve", baselines=None, thresholds=thr, logy=True, legend=False),
-                      dict(y="mse_train_ts", group="curve", baselines=None, thresholds=thr, logy=True,
-                           legend=False)])))
-
-    # Fig. 12: the balanced case rho = 1/2.
-    bal = base.replace(rho=0.5)
-    kd_bal = kd.replace(rho=0.5)
-    recipes.append(Recipe(
-        "fig12", "Balanced case rho=1/2: optimal-ridge teacher and pure distillation",
-        (CurveSpec("logistic, optimal lam", bal, "alpha", a1, optimal="t", panel="teacher"),
-         CurveSpec("lam_T=0.01", kd_bal.replace(lam_t=0.01), "alpha", a2, panel="kd"),
-         CurveSpec("lam_T=0.1", kd_bal.replace(lam_t=0.1), "alpha", a2, panel="kd"),
-         CurveSpec("unregularised student", stud.replace(rho=0.5, xi=0.0, lam_t=0.1), "alpha", a2, panel="kd",
-                   mask=("eps_t",))),
-        _draw_panels([dict(panel="teacher", y="eps_t", group="curve", baselines=("eps_bayes", "eps_oracle"),
-                           title="teacher at optimal ridge"),
-                      dict(panel="kd", y=["eps_s", "eps_t"], group="curve", linestyles=TEACHER_DASHED,
-                           column_labels=LEARNERS, baselines=("eps_bayes_s",), title="pure distillation")])))
-
-    recipes.extend(extension_recipes(quick))
-    return recipes
-
-
-def _draw_xi_lam_panels():
-    return _draw_panels([
-        dict(panel="alpha=1.5", x="sweep_x", y=["eps_s", "eps_t"], group="curve", linestyles=TEACHER_DASHED,
-             column_labels=LEARNERS, baselines=("eps_bayes_s",), logx=True, xlabel=r"ridge $\lambda$",
-             title="alpha=1.5"),
-        dict(panel="alpha=4.5", x="sweep_x", y=["eps_s", "eps_t"], group="curve", linestyles=TEACHER_DASHED,
-             column_labels=LEARNERS, baselines=("eps_bayes_s",), logx=True, xlabel=r"ridge $\lambda$",
-             title="alpha=4.5", legend=False),
-        dict(panel="xi", x="sweep_x", y="eps_s", group="curve", baselines=("eps_bayes_s",), xlabel=r"$\xi$",
-             title="alpha=4.5, lam_T=0.15, tau=2 (no tau^2)"),
-    ])
-
-
-def extension_recipes(quick: bool = False) -> list[Recipe]:
-    """Beyond the paper: soft-loss variants (kl at several tau, logit mse), temperature sweeps, a phase diagram."""
-    n = 7 if quick else 40
-    nl = 7 if quick else 30
-    kd = Setting(**DEFAULTS, **STUDENT, lam_s=LAM0, xi=1.0, lam_t=0.1)
-    a = _lin(0.25, 10, n)
-    out = [Recipe(
-        "ext_soft", "Soft losses: kl at tau 1 and 4 vs logit mse (lam_T=0.1, lam_S~0, xi=1)",
-        (CurveSpec("kl, tau=1", kd, "alpha", a), CurveSpec("kl, tau=4", kd.replace(tau=4.0), "alpha", a),
-         CurveSpec("mse (logit matching)", kd.replace(soft="mse"), "alpha", a)),
-        _draw_panels([dict(y="eps_s", group="curve", baselines=("eps_bayes_s",),
-                           thresholds={"student interpolation": 0.5})]))]
-    taus = _log(0.25, 20, nl)
-    out.append(Recipe(
-        "ext_tau", "Student error vs temperature tau (tau^2 convention), alpha 1.5 and 4.5",
-        tuple(CurveSpec(f"alpha={al}", kd.replace(alpha=al), "tau", taus) for al in (1.5, 4.5)),
-        _draw_panels([dict(x="tau", y="eps_s", group="curve", baselines=("eps_bayes_s",), logx=True)]),
-        x="tau"))
-    # phase diagram: gain of the KD student (xi=1, lam_S~0) over the best directly regularised student
-    ga = _lin(1.0, 8.0, 5 if quick else 25)
-    lam_ts = _log(1e-3, 1.0, 5 if quick else 20)
-    curves = [CurveSpec(f"lam_T={lt:g}", kd.replace(lam_t=lt), "alpha", ga, panel="kd", simulate=False)
-              for lt in lam_ts]
-    curves.append(CurveSpec("best direct", kd.replace(xi=0.0), "alpha", ga, optimal="s", panel="direct",
-                            simulate=False))
-    out.append(Recipe(
-        "ext_phase", "Gain of distillation over the best direct ridge, in (alpha, lam_T)", tuple(curves),
-        _draw_phase(x="alpha", y="lam_t", value="gain", logy=True, title="gain = eps(best direct) - eps(KD)"),
-        prepare=_gain_table))
-    return out
-
-
-def _gain_table(df):
-    """Add ``gain = eps_s(best direct student) - eps_s(KD student)`` to the KD rows (positive: KD helps)."""
-    theory = df[df["kind"].astype(str).str.startswith("theory")]
-    best = theory[theory["panel"] == "direct"].set_index("alpha")["eps_s"]
-    kd = theory[theory["panel"] == "kd"].copy()
-    kd["gain"] = kd["alpha"].map(best) - kd["eps_s"]
-    return kd
-
-
-def recipe_names(quick: bool = False) -> list[str]:
-    return [r.name for r in paper_recipes(quick)]
-
+        return getattr(kdscope.figure_recipes, name)
+    raise AttributeError(f"module 'kdscope.recipes' has no attribute {name!r}")

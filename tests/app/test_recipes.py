@@ -58,7 +58,11 @@ def _fake_curve(setting, field, values, **_kwargs):
 
 @pytest.mark.parametrize("name", sorted(RECIPES))
 def test_recipe_draws_from_its_table(name, monkeypatch):
+    import kdscope.recipes
+
     monkeypatch.setattr(kdscope.curves, "compute_curve", _fake_curve)
+    monkeypatch.setattr(kdscope.recipes, "optimum_point", lambda s, f, y, lo, hi: float(np.sqrt(lo * hi)) if lo > 0
+                        else 0.5 * (lo + hi))
     recipe = RECIPES[name]
     df = run_recipe(recipe)
     assert recipe.x in df.columns and len(df)
@@ -67,7 +71,7 @@ def test_recipe_draws_from_its_table(name, monkeypatch):
     if name != "ext_phase":
         assert len(lines) >= len({c.label for c in recipe.curves}) - 1
     else:
-        assert "gain" in df.columns and len(fig.axes) == 2
+        assert "gain_vs_best_ridge" in df.columns and len(fig.axes) == 2
     plt.close(fig)
 
 
@@ -83,10 +87,103 @@ def test_make_figure_real_tiny_recipe_resumes(tmp_path, monkeypatch):
                     RECIPES["fig06"].draw)
     store = ResultStore(tmp_path / "store")
     df, paths = make_figure(recipe, store, tmp_path, formats=("png",))
-    assert [p.name for p in paths] == ["tiny.parquet", "tiny.png"] and all(p.stat().st_size > 0 for p in paths)
+    assert [p.name for p in paths] == ["tiny.parquet", "tiny.png", "tiny.json"]
+    assert all(p.stat().st_size > 0 for p in paths)
+    import json
+
+    cap = json.loads(paths[-1].read_text())
+    assert cap["figure"] == "tiny" and cap["curves"][0]["setting"]["lam_t"] == 0.1
+    assert cap["curves"][0]["points"] == len(df) and "negative" in cap["gain_convention"]
     assert df["converged"].all() and np.all(np.diff(df["eps_t"]) < 0)
     import kdscope.theory
 
     monkeypatch.setattr(kdscope.theory, "solve", lambda *a, **k: (_ for _ in ()).throw(AssertionError("recomputed")))
     df2, _ = make_figure(recipe, store, tmp_path, formats=("png",))
     assert list(df2["eps_t"]) == list(df["eps_t"])
+
+
+def test_recipes_insert_thresholds_into_their_grids(monkeypatch):
+    monkeypatch.setattr(kdscope.curves, "compute_curve", _fake_curve)
+    from kdscope.theory import separability_threshold
+
+    df = run_recipe(RECIPES["fig05"])
+    seps = {"student": separability_threshold(1.0, 0.2, 0.5), "teacher": separability_threshold(1.0, 0.2)}
+    unreg = df[df["lam_t"] == 1e-5]
+    ridge = df[df["lam_t"] == 0.1]
+    for a in (0.5, seps["student"], seps["teacher"]):  # unregularised teacher: saturated targets
+        assert np.isclose(unreg["alpha"], a).any(), a
+    assert np.isclose(ridge["alpha"], 0.5).any() and not np.isclose(ridge["alpha"], seps["student"]).any()
+    assert set(unreg.loc[np.isclose(unreg["alpha"], 0.5), "point_role"]) == {"threshold"}
+    # every curve over alpha with a small student ridge carries its interpolation threshold
+    for name in ("fig10", "ext_soft"):
+        d = run_recipe(RECIPES[name])
+        for _, g in d.groupby("curve"):
+            assert np.isclose(g["alpha"], 0.5).any(), name
+
+
+def test_optimum_from_the_optimiser_is_in_the_grid(monkeypatch):
+    monkeypatch.setattr(kdscope.curves, "compute_curve", _fake_curve)
+    import kdscope.recipes as recipes
+
+    calls = []
+
+    def fake_opt(setting, field, y, lo, hi):
+        calls.append((field, y))
+        return 0.123456
+    monkeypatch.setattr(recipes, "optimum_point", fake_opt)
+    df = run_recipe(RECIPES["ext_tau"])
+    assert calls == [("tau", "eps_s")] * 2
+    opt = df[df["is_optimum"]]
+    assert len(opt) == 2 and np.allclose(opt["tau"], 0.123456) and set(opt["point_role"]) == {"optimum"}
+    assert set(opt["optimum_of"]) == {"eps_s"}
+
+
+def test_optimum_is_stored(monkeypatch, tmp_path):
+    monkeypatch.setattr(kdscope.curves, "compute_curve", _fake_curve)
+    import kdscope.recipes as recipes
+
+    calls = []
+    monkeypatch.setattr(recipes, "optimum_point", lambda *a: calls.append(a) or 0.5)
+    store = ResultStore(tmp_path / "store")
+    first = run_recipe(RECIPES["ext_tau"], store)
+    again = run_recipe(RECIPES["ext_tau"], store)
+    assert len(calls) == 2 and list(again["tau"]) == list(first["tau"])
+
+
+@pytest.mark.parametrize("insert", [True, pytest.param(False, marks=pytest.mark.slow)])
+def test_quick_grid_resolves_the_interpolation_peak_within_2_percent(insert):
+    """A peaked curve (double descent at alpha = eta) on a quick grid: its drawn maximum within 2% of eta.
+
+    With insert=False the threshold is not given: the refinement alone must find the peak.
+    """
+    from kdscope.grids import QUICK
+    from kdscope.recipes import curve_table
+
+    base = Setting(delta=1.0, rho=0.2, eta=0.5, generations=1, xi=1.0, lam_t=0.1, lam_s=1e-5)
+    spec = CurveSpec("peak", base, "alpha", (0.1, 0.4, 0.7, 1.0, 1.3), thresholds=insert, refine=("eps_s",))
+    df = curve_table(spec, grid=QUICK)
+    assert df["converged"].all() and len(df) <= QUICK.max_points
+    peak = float(df.loc[df["eps_s"].idxmax(), "alpha"])
+    assert abs(peak - 0.5) <= 0.02 * 0.5, peak
+    assert (df["point_role"] == "threshold").any() == insert
+
+
+def test_gain_sign_negative_where_distillation_helps(monkeypatch):
+    """ext_phase: gain_vs_best_ridge = eps_KD - eps_best (the convention of kdscope.phase and kdscope.sweep)."""
+    from kdscope.recipes import GAIN_VS_BEST_RIDGE, _gain_table
+
+    rows = [dict(kind="theory", panel="direct", alpha=2.0, eps_s=0.20, curve="best direct"),
+            dict(kind="theory", panel="kd", alpha=2.0, eps_s=0.15, curve="lam_T=0.1"),
+            dict(kind="theory", panel="kd", alpha=2.0, eps_s=0.25, curve="lam_T=1")]
+    out = _gain_table(pd.DataFrame(rows))
+    assert list(out[GAIN_VS_BEST_RIDGE]) == pytest.approx([-0.05, 0.05])
+
+
+def test_phase_recipe_keeps_one_grid_for_every_curve(monkeypatch):
+    """ext_phase pivots its curves into a map: no refinement, the same alphas for every lam_T."""
+    monkeypatch.setattr(kdscope.curves, "compute_curve", _fake_curve)
+    recipe = RECIPES["ext_phase"]
+    assert recipe.grid.max_rounds == 0 and RECIPES["fig02"].grid.max_rounds > 0
+    df = run_recipe(recipe)
+    grids = {tuple(sorted(g["alpha"])) for _, g in df.groupby("curve")}
+    assert grids == {tuple(sorted(recipe.curves[0].values))}

@@ -42,7 +42,8 @@ def test_error_curve_groups_sims_baselines_thresholds(table):
     assert len(_by_gid(ax, "baseline")) == 2 and len(_by_gid(ax, "threshold")) == 1
     assert _by_gid(ax, "threshold")[0].get_xdata()[0] == pytest.approx(3.7)
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels == ["lam_t=0.01", "lam_t=0.1", "simulation", "Bayes-optimal", "oracle", "separability (3.7)"]
+    assert labels == [r"$\lambda_T = 0.01$", r"$\lambda_T = 0.1$", "simulation", "Bayes-optimal", "oracle",
+                      "separability (3.7)"]
     assert "alpha" in ax.get_xlabel() and "test error" in ax.get_ylabel()
     # error bars carry the standard errors of the simulation rows
     assert len(ax.collections) == 2
@@ -59,7 +60,7 @@ def test_two_columns_linestyles_and_labels(table):
     assert [ln.get_linestyle() for ln in theory] == ["-", "--", "-", "--"]
     assert theory[0].get_color() == theory[1].get_color() != theory[2].get_color()
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels[:2] == ["lam_t=0.01, student", "lam_t=0.01, teacher"]
+    assert labels[:2] == [r"$\lambda_T = 0.01$, student", r"$\lambda_T = 0.01$, teacher"]
     assert not _by_gid(ax, "baseline")
     plt.close(fig)
 
@@ -117,5 +118,66 @@ def test_group_with_one_drawn_column_has_plain_label(table):
     df.loc[df["lam_t"] == 0.1, "eps_t"] = np.nan  # e.g. a directly trained student: its teacher is not drawn
     fig = plot_error_curve(df, y=["eps_s", "eps_t"], group="lam_t", baselines=None)
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert labels == ["lam_t=0.01, student", "lam_t=0.01, teacher", "lam_t=0.1", "simulation"]
+    assert labels == [r"$\lambda_T = 0.01$, student", r"$\lambda_T = 0.01$, teacher", r"$\lambda_T = 0.1$", "simulation"]
+    plt.close(fig)
+
+
+def test_optimum_star_only_on_the_optimised_curve(table):
+    df = table[table["kind"] == "theory"].copy()
+    df["is_optimum"] = (df["alpha"] == 3.0)
+    df["optimum_of"] = "eps_s"
+    fig = plot_error_curve(df, y=["eps_s", "eps_t"], group="lam_t", baselines=None)
+    ax = fig.axes[0]
+    stars = _by_gid(ax, "optimum")
+    assert len(stars) == 2                                    # one per group, on eps_s only
+    assert all(ln.get_ydata()[0] == pytest.approx(0.35 / 3.0 + lam) for ln, lam in zip(stars, (0.01, 0.1)))
+    assert "optimum (1-D optimiser)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    plt.close(fig)
+
+
+def test_records_straight_into_plots():
+    """solve(...).record() and simulation records (no kind column) go straight into plot_error_curve."""
+    from kdscope import Setting
+    from kdscope.theory import solve
+
+    base = Setting(delta=1.0, rho=0.2, lam_t=0.1, generations=1, eta=0.5, xi=1.0, lam_s=1e-3)
+    theory = [solve(base.replace(alpha=a)).record() for a in (1.0, 2.0, 3.0)]
+    sims = [dict(theory[1], eps_s=theory[1]["eps_s"] + 0.002, eps_s_se=0.003, seeds=3, d=200)]
+    df = pd.DataFrame(theory + sims)
+    assert "kind" not in df.columns
+    fig = plot_error_curve(df, y="eps_s")
+    ax = fig.axes[0]
+    (line,) = _by_gid(ax, "theory")
+    assert list(line.get_xdata()) == [1.0, 2.0, 3.0] and len(_by_gid(ax, "sim")) == 1
+    # a student's plot gets the student's Bayes bound by default, not the dense one
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("student" in lab and "Bayes" in lab for lab in labels) and "Bayes-optimal" not in labels
+    (bayes,) = [ln for ln in _by_gid(ax, "baseline") if "student" in ln.get_label()]
+    assert np.allclose(bayes.get_ydata(), [r["eps_bayes_s"] for r in theory])
+    plt.close(fig)
+    fig = plot_error_curve(pd.DataFrame(theory), y="eps_t")
+    assert "Bayes-optimal" in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    plt.close(fig)
+
+
+def test_simulated_curves_keep_markers_for_the_simulations(table):
+    fig = plot_error_curve(table, y="eps_t", group="lam_t")
+    for ln in _by_gid(fig.axes[0], "theory"):
+        assert ln.get_marker() in (None, "None", "")           # markers belong to the simulation points
+    plt.close(fig)
+    fig = plot_error_curve(table[table["kind"] == "theory"], y="eps_t", group="lam_t")
+    markers = [ln.get_marker() for ln in _by_gid(fig.axes[0], "theory")]
+    assert len(set(markers)) == 2 and None not in markers      # theory alone: one marker per curve
+    plt.close(fig)
+
+
+def test_baseline_that_differs_between_groups_is_drawn_per_group():
+    rows = [dict(kind="theory", tau=t, alpha=a, eps_s=0.3 / a + 0.01 * t, eps_bayes_s=0.2 / a, converged=True)
+            for a in (1.5, 4.5) for t in (0.5, 1.0, 2.0)]
+    fig = plot_error_curve(pd.DataFrame(rows), x="tau", y="eps_s", group="alpha")
+    ax = fig.axes[0]
+    base = _by_gid(ax, "baseline")
+    assert len(base) == 2 and sorted(ln.get_ydata()[0] for ln in base) == pytest.approx([0.2 / 4.5, 0.2 / 1.5])
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert sum("Bayes" in lab for lab in labels) == 1
     plt.close(fig)

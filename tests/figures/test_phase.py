@@ -52,3 +52,18 @@ def test_phase_diagram_colour_limits_symmetric_about_center():
     norm = fig.axes[0].collections[0].norm
     assert norm.vmin == -4.0 and norm.vmax == 4.0
     plt.close(fig)
+
+
+def test_phase_diagram_labels_the_zero_contour_and_keeps_the_legend_outside():
+    df = _grid(lambda a, l: a - 2.5)
+    fig = plot_phase_diagram(df, x="alpha", y="lam_t", value="gain", vlines={"interpolation": 2.0},
+                             ylabel="teacher samples", contour_label="zero")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.texts if t.get_gid() == "contour_label"] == ["zero"]
+    assert ax.get_ylabel() == "teacher samples"
+    anchor = ax.get_legend().get_bbox_to_anchor().transformed(ax.transAxes.inverted())
+    assert anchor.y1 < 0.0                                   # below the axes, not over the map
+    plt.close(fig)
+    fig = plot_phase_diagram(df, x="alpha", y="lam_t", value="gain", vlines={"interpolation": 2.0}, legend=False)
+    assert fig.axes[0].get_legend() is None and fig.axes[0].get_legend_handles_labels()[1] == ["interpolation"]
+    plt.close(fig)

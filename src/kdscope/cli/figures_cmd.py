@@ -2,6 +2,8 @@
 
     kdscope figures paper [--quick] [--out DIR] [--with-sims] [--only fig01,fig05]
     kdscope figures list
+    kdscope figures readme [--docs docs]            # the README's two images, full resolution
+    kdscope figures gallery [--paper DIR] [--phase DIR] [--docs docs]
     kdscope demo [--out DIR]
 
 Each figure is a recipe (:mod:`kdscope.recipes`): its points go through the
@@ -75,6 +77,50 @@ def paper(
         typer.echo(f"   {int(theory['converged'].astype(bool).sum())}/{len(theory)} theory points converged "
                    f"in {time.perf_counter() - t1:.1f} s -> {', '.join(str(p) for p in paths[1:])}")
     typer.echo(f"{len(recipes)} figures in {time.perf_counter() - t0:.0f} s under {out}")
+
+
+@figures_app.command("readme")
+def readme(
+    docs: Annotated[Path, typer.Option("--docs", help="Where the PNG files go (the README's images).")] = Path("docs"),
+    out: Annotated[Path, typer.Option("--out", help="Tables, captions and store/.")] = Path("kdscope-out/readme"),
+    quick: Annotated[bool, typer.Option("--quick", help="Quick grids (for a look; the README uses full).")] = False,
+    sim_d: Annotated[int, typer.Option("--sim-d", help="Simulation dimension d of kd_curve.")] = 500,
+    seeds: Annotated[int, typer.Option("--seeds", help="Seeds per simulated point.")] = 3,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="tqdm progress bars.")] = True,
+) -> None:
+    """Regenerate the README's images: DOCS/kd_curve.png (with simulations) and DOCS/double_descent.png."""
+    import shutil
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from kdscope.recipes import make_figure, readme_recipes
+    from kdscope.store import ResultStore
+
+    store = ResultStore(out / "store")
+    docs.mkdir(parents=True, exist_ok=True)
+    for r in readme_recipes(quick):
+        sims = r.name == "kd_curve"
+        df, paths = make_figure(r, store, out, formats=("png", "pdf"), with_sims=sims, sim_d=sim_d, sim_seeds=seeds,
+                                sim_points=7, progress=progress, echo=None if progress else typer.echo)
+        shutil.copyfile(out / f"{r.name}.png", docs / f"{r.name}.png")
+        typer.echo(f"{r.name}: {len(df)} rows -> {docs / (r.name + '.png')} (caption {out / (r.name + '.json')})")
+
+
+@figures_app.command("gallery")
+def gallery(
+    paper_dir: Annotated[Path, typer.Option("--paper", help="Output folder of `figures paper`.")] = Path(
+        "kdscope-out/paper"),
+    phase_dir: Annotated[Path, typer.Option("--phase", help="Output folder of `figures phase`.")] = Path(
+        "kdscope-out/phase"),
+    docs: Annotated[Path, typer.Option("--docs", help="Writes DOCS/gallery.md and DOCS/gallery/*.png.")] = Path("docs"),
+    width: Annotated[int, typer.Option("--width", help="Width in pixels of the gallery copies.")] = 1100,
+) -> None:
+    """Write the gallery page from the figures, captions (JSON sidecars) and one-line summaries."""
+    from kdscope.gallery import write_gallery
+
+    path = write_gallery(paper_dir, phase_dir, docs, width=width)
+    typer.echo(f"gallery -> {path}")
 
 
 @app.command("demo")

@@ -1,11 +1,13 @@
 """``kdscope figures phase``: phase diagrams of the student's gain (kdscope.phase).
 
-    kdscope figures phase --quick --out DIR               # four 12 x 10 diagrams, minutes on 2 cores
+    kdscope figures phase --quick --out DIR               # six 12 x 10 diagrams, minutes on 2 cores
     kdscope figures phase --only lam_t,theta --n-alpha 60 --n-y 40 --backend jax
     kdscope figures phase --executor dask --scheduler tcp://HOST:8786
 
-Writes DIR/phase_<name>.parquet (the data), .png and .pdf for name in lam_t, xi, tau, theta;
-the points go through the store DIR/store, so a rerun costs nothing.
+Writes DIR/phase_<name>.parquet (the data), .png, .pdf and .json (caption) for name in lam_t, xi,
+tau, theta, bayes (Bayes-optimal teacher) and fresh (teacher and student on different samples);
+the points go through the store DIR/store, so a rerun costs nothing.  Every gain is
+eps(student) - eps(reference), negative where distillation helps.
 """
 
 from __future__ import annotations
@@ -25,10 +27,10 @@ except ImportError:  # pragma: no cover - figures_cmd not available: a top-level
 
 @_target.command("phase")
 def phase(
-    quick: Annotated[bool, typer.Option("--quick", help="12 x 10 grids: all four diagrams in a few minutes.")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="12 x 10 grids: all six diagrams in minutes.")] = False,
     out: Annotated[Path, typer.Option("--out", help="Output folder (tables, figures, store/).")] = Path(
         "kdscope-out/phase"),
-    only: Annotated[Optional[str], typer.Option("--only", help="Comma-separated diagrams: lam_t,xi,tau,theta.")] = None,
+    only: Annotated[Optional[str], typer.Option("--only", help="Comma-separated diagrams: lam_t,xi,tau,theta,bayes,fresh.")] = None,
     n_alpha: Annotated[Optional[int], typer.Option("--n-alpha", help="Grid points along alpha.")] = None,
     n_y: Annotated[Optional[int], typer.Option("--n-y", help="Grid points along the other axis.")] = None,
     executor: Annotated[str, typer.Option("--executor", help="serial | processes | dask.")] = "processes",
@@ -38,7 +40,12 @@ def phase(
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="tqdm progress bars.")] = True,
     debug: DEBUG_OPTION = False,
 ) -> None:
-    """Heat maps of the student's gain over (alpha, lam_t), (alpha, xi), (alpha, tau), (alpha, theta)."""
+    """Heat maps of the student's gain (eps_student - eps_reference; negative: distillation helps).
+
+    Over (alpha, lam_t | xi | tau | theta), (alpha, xi) with the Bayes-optimal teacher, and
+    (alpha_S, alpha_T) for fresh-sample distillation; against the best ridge, the unregularised
+    student and the teacher, each with its labelled zero contour and the thresholds.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -62,4 +69,4 @@ def phase(
                                    n_y=n_y, echo=typer.echo)
     except (ValueError, ImportError) as exc:
         fail(str(exc), EXIT_INVALID, debug, exc)
-    typer.echo(f"{len(paths) // 3} phase diagrams under {out}")
+    typer.echo(f"{len(paths) // 4} phase diagrams under {out}")

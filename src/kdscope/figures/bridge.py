@@ -105,7 +105,7 @@ def plot_bridge(table: pd.DataFrame, *, learners=("t", "s"), show_gauss: bool = 
         ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(plt.NullFormatter())
     ax.set_xlabel(r"$\alpha = n/d$")
-    ax.set_ylabel(r"test error $\varepsilon$")
+    ax.set_ylabel(r"test error $\varepsilon_g$")
     ax.legend(fontsize=7)
     if title is not None:
         ax.set_title(title, fontsize=8)

@@ -21,8 +21,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from .style import (BASELINE_LABELS, BASELINE_STYLE_BY_COLUMN, BASELINE_STYLES, COLORS, THRESHOLD_STYLES, column_label,
-                    learner_label)
+from .style import (BASELINE_LABELS, BASELINE_STYLE_BY_COLUMN, BASELINE_STYLES, COLORS, GROUP_LINESTYLES, MARKERS,
+                    THRESHOLD_STYLES, column_label, learner_label, symbol)
 
 __all__ = ["plot_error_curve", "plot_double_descent", "split_kinds"]
 
@@ -32,13 +32,21 @@ _EXTRA_STYLES = ("-", "--", ":", "-.")
 def split_kinds(df: pd.DataFrame, kind: str = "kind") -> tuple[pd.DataFrame, pd.DataFrame]:
     """(theory rows, simulation rows), converged rows only.
 
-    Theory rows have a kind starting with 'theory' (or there is no kind column);
-    simulation rows have kind 'sim'.
+    Theory rows have a kind starting with 'theory'; simulation rows have kind
+    'sim'.  Without a kind column (records straight from ``solve(...).record()``
+    or a simulation), rows with a finite ``seeds`` value or any finite
+    '<name>_se' value are simulations and the others theory.
     """
     if "converged" in df.columns:
         df = df[df["converged"].fillna(False).astype(bool)]
     if kind not in df.columns:
-        return df, df.iloc[0:0]
+        marks = [c for c in df.columns if c == "seeds" or c.endswith("_se")]
+        if not marks:
+            return df, df.iloc[0:0]
+        is_sim = np.zeros(len(df), dtype=bool)
+        for c in marks:
+            is_sim |= np.isfinite(pd.to_numeric(df[c], errors="coerce")).to_numpy()
+        return df[~is_sim], df[is_sim]
     k = df[kind].astype(str)
     return df[k.str.startswith("theory")], df[k == "sim"]
 
@@ -51,6 +59,8 @@ def _group_text(group: str | None, value, group_label: str | None) -> str:
     if group is None:
         return ""
     if isinstance(value, (float, np.floating)) or (isinstance(value, (int, np.integer)) and not isinstance(value, bool)):
+        if group_label is None and symbol(group):
+            return rf"${symbol(group)} = {value:g}$"
         return f"{group_label or group}={value:g}"
     return str(value)
 
@@ -81,7 +91,7 @@ def plot_error_curve(
     group: str | None = None,
     group_label: str | None = None,
     kind: str = "kind",
-    baselines: Sequence[str] | Mapping[str, float | str] | None = ("eps_bayes", "eps_oracle"),
+    baselines: Sequence[str] | Mapping[str, float | str] | str | None = "auto",
     thresholds: Mapping[str, float] | None = None,
     linestyles: Mapping[str, str] | None = None,
     column_labels: Mapping[str, str] | None = None,
@@ -91,7 +101,8 @@ def plot_error_curve(
     xlabel: str | None = None,
     ylabel: str | None = None,
     title: str | None = None,
-    legend: bool = True,
+    legend: bool | str = True,
+    optimum: str | None = "is_optimum",
     ax: plt.Axes | None = None,
 ) -> Figure:
     """Observables against one parameter: a line per (group, column), markers with error bars for simulations.
@@ -106,9 +117,11 @@ def plot_error_curve(
     y : column(s) to draw, e.g. 'eps_s' or ('eps_s', 'eps_t').
     group : column whose values make separate curves (one colour each), e.g. 'lam_t'.
     group_label : text before '=' for numeric groups (default: the column name).
-    baselines : columns drawn as grey reference lines from the theory rows
-        (default Bayes-optimal and oracle, when present), or a mapping
-        label -> number (horizontal line) or label -> column.
+    baselines : columns drawn as grey reference lines from the theory rows, or a
+        mapping label -> number (horizontal line) or label -> column.  'auto'
+        (default): the Bayes-optimal error of the drawn learner (``eps_bayes_s``,
+        the sparse student's bound, when a student column is drawn; else
+        ``eps_bayes``) and the oracle, when present.
     thresholds : label -> x position of a vertical line (e.g. {'separability': 4.85}).
     linestyles : column -> matplotlib linestyle (default: the first y solid,
         then dashed, dotted ...).
@@ -117,13 +130,25 @@ def plot_error_curve(
     group_styles : group value -> line properties overriding the defaults
         (e.g. ``{'ridge student': {'color': 'k', 'linestyle': '--'}}``).
     logx, logy : logarithmic axes.  xlabel, ylabel, title : texts (defaults from the columns).
-    legend : draw a legend.  ax : draw into these axes instead of a new figure.
+    legend : True (or 'outside'): a legend to the right of the axes, outside the
+        data; 'inside': matplotlib's best place inside; False: none (the caller
+        may collect the handles, e.g. :func:`kdscope.figures.style.legend_outside`).
+    optimum : boolean column marking optima (e.g. lam* from a 1-D optimiser): drawn
+        as a star on the line (gid 'optimum'); when a column ``optimum_of`` names the
+        optimised column, only that curve gets the star.  None or absent: nothing.
+    ax : draw into these axes instead of a new figure.
+
+    Every curve has its colour, its marker and (one column per group) its line
+    style, with markers staggered between curves, so coinciding curves stay visible.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
     ys = _as_list(y)
+    if isinstance(baselines, str) and baselines == "auto":
+        student = any(c.startswith("eps_s") for c in ys)
+        baselines = ("eps_bayes_s" if student else "eps_bayes", "eps_oracle")
     missing = [c for c in [x, *ys] if c not in df.columns]
     if missing:
         raise KeyError(f"plot_error_curve: column(s) {missing} not in the table (columns: {list(df.columns)}).")
@@ -134,14 +159,21 @@ def plot_error_curve(
     labels = dict(column_labels or {})
     colour_by_column = group is None and len(ys) > 1
     handles: list = []
+    n_curves = max(1, len(groups) * len(ys))
+    star_drawn = False
     for gi, gval in enumerate(groups):
         for ci, col in enumerate(ys):
-            colour = COLORS[(ci if colour_by_column else gi) % len(COLORS)]
-            ls = styles.get(col, "-" if colour_by_column else _EXTRA_STYLES[ci % len(_EXTRA_STYLES)])
+            idx = ci if colour_by_column else gi
+            colour = COLORS[idx % len(COLORS)]
+            marker = MARKERS[idx % len(MARKERS)]
+            default_ls = GROUP_LINESTYLES[gi % len(GROUP_LINESTYLES)] if len(ys) == 1 else (
+                "-" if colour_by_column else _EXTRA_STYLES[ci % len(_EXTRA_STYLES)])
+            ls = styles.get(col, default_ls)
             override = dict((group_styles or {}).get(gval, {}))
             colour = override.pop("color", colour)
             group_ls = override.pop("linestyle", None)
             ls = group_ls if (group_ls is not None and ci == 0) else ls
+            marker = override.pop("marker", marker)
             parts = [_group_text(group, gval, group_label)]
             if len(ys) > 1 and (group is None or len(_present(df, group, gval, ys)) > 1):
                 parts.append(labels.get(col, learner_label(col)))
@@ -149,39 +181,73 @@ def plot_error_curve(
             drawn = False
             t = _rows(theory, group, gval)
             t = t[np.isfinite(pd.to_numeric(t[col], errors="coerce"))].sort_values(x)
-            if len(t):
-                (line,) = ax.plot(t[x].to_numpy(float), t[col].to_numpy(float), color=colour, linestyle=ls,
-                                  label=label, gid="theory", **override)
-                handles.append(line)
-                drawn = True
             s = _rows(sims, group, gval)
             s = s[np.isfinite(pd.to_numeric(s[col], errors="coerce"))].sort_values(x)
+            if len(t):
+                k = gi * len(ys) + ci
+                every = (0.02 + 0.16 * k / n_curves, 0.16)  # staggered, in axes-diagonal units
+                # earlier groups drawn thicker, so a later curve on top of one never hides it
+                lw = override.pop("linewidth", 1.3 + 1.0 * (len(groups) - 1 - gi) / max(1, len(groups) - 1))
+                # a curve with simulations keeps its markers for the simulations (never confused with theory)
+                marks = dict(marker=marker, markevery=every, markersize=4, markerfacecolor="white",
+                             markeredgewidth=1.0) if not len(s) else {}
+                (line,) = ax.plot(t[x].to_numpy(float), t[col].to_numpy(float), color=colour, linestyle=ls,
+                                  linewidth=lw, label=label, gid="theory", **marks, **override)
+                handles.append(line)
+                drawn = True
+                if optimum and optimum in t.columns:
+                    opt = t[t[optimum].fillna(False).astype(bool)]
+                    if "optimum_of" in opt.columns:  # the star sits on the curve that was optimised only
+                        opt = opt[opt["optimum_of"].astype(str) == col]
+                    if len(opt):
+                        ax.plot(opt[x].to_numpy(float), opt[col].to_numpy(float), linestyle="none", marker="*",
+                                markersize=11, color=colour, markeredgecolor="k", markeredgewidth=0.6,
+                                gid="optimum", label="_nolegend_", zorder=5)
+                        star_drawn = True
             if len(s):
                 se = s[f"{col}_se"].to_numpy(float) if f"{col}_se" in s.columns else None
-                cont = ax.errorbar(s[x].to_numpy(float), s[col].to_numpy(float), yerr=se, fmt="o", color=colour,
-                                   markerfacecolor="white" if ls != "-" else colour, markersize=4,
+                cont = ax.errorbar(s[x].to_numpy(float), s[col].to_numpy(float), yerr=se, fmt=marker, color=colour,
+                                   markerfacecolor=colour if ls == "-" else "white", markersize=5.5,
+                                   markeredgewidth=1.2,
                                    label="_nolegend_" if drawn else label, linestyle="none")
                 cont.lines[0].set_gid("sim")
                 if not drawn:
                     handles.append(cont.lines[0])
     if len(sims) and any(c in sims.columns for c in ys):
-        handles.append(Line2D([], [], color="0.3", marker="o", linestyle="none", label="simulation"))
-    handles += _draw_baselines(ax, theory if len(theory) else df, x, baselines)
+        handles.append(ax.add_line(Line2D([], [], color="0.3", marker="o", linestyle="none", label="simulation",
+                                          gid="legend-proxy")))
+    if star_drawn:
+        handles.append(ax.add_line(Line2D([], [], color="0.3", marker="*", markersize=9, linestyle="none",
+                                          label="optimum (1-D optimiser)", gid="legend-proxy")))
+    handles += _draw_baselines(ax, theory if len(theory) else df, x, baselines, group)
     handles += _draw_thresholds(ax, thresholds)
     if logx:
         ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
     ax.set_xlabel(xlabel if xlabel is not None else column_label(x))
-    ax.set_ylabel(ylabel if ylabel is not None else (column_label(ys[0]) if len(ys) == 1 else r"test error $\varepsilon$"))
+    ax.set_ylabel(ylabel if ylabel is not None else (column_label(ys[0]) if len(ys) == 1 else r"test error $\varepsilon_g$"))
     if title:
         ax.set_title(title)
     if legend and handles:
-        ax.legend(handles=handles, loc="best")
+        if legend == "inside":
+            ax.legend(handles=handles, loc="best")
+        else:
+            ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
     return fig
 
 
-def _draw_baselines(ax, df: pd.DataFrame, x: str, baselines) -> list:
+def _baseline_line(ax, vals: pd.DataFrame, label: str, style: dict):
+    line_df = vals.groupby("x", sort=True)["v"].mean()
+    if line_df.nunique() == 1 or len(line_df) == 1:
+        return ax.axhline(float(line_df.iloc[0]), label=label, gid="baseline", **style)
+    (line,) = ax.plot(line_df.index.to_numpy(float), line_df.to_numpy(float), label=label, gid="baseline", **style)
+    return line
+
+
+def _draw_baselines(ax, df: pd.DataFrame, x: str, baselines, group: str | None = None) -> list:
+    """Reference lines; a baseline that differs between groups (e.g. curves at different alpha over tau)
+    is drawn once per group, in the same style, with one legend entry."""
     if not baselines:
         return []
     items = (list(baselines.items()) if isinstance(baselines, Mapping)
@@ -194,20 +260,23 @@ def _draw_baselines(ax, df: pd.DataFrame, x: str, baselines) -> list:
             if spec not in df.columns:
                 continue
             vals = pd.DataFrame({"x": pd.to_numeric(df[x], errors="coerce"),
-                                 "v": pd.to_numeric(df[spec], errors="coerce")}).dropna()
+                                 "v": pd.to_numeric(df[spec], errors="coerce")})
+            if group is not None and group in df.columns:
+                vals["g"] = df[group].to_numpy()
+            vals = vals.dropna(subset=["x", "v"])
             if not len(vals):
                 continue
-            line_df = vals.groupby("x", sort=True)["v"].mean()
-            if line_df.nunique() == 1 or len(line_df) == 1:
-                line = ax.axhline(float(line_df.iloc[0]), label=label, gid="baseline", **style)
+            per_group = "g" in vals.columns and vals.groupby("x")["v"].nunique().max() > 1
+            if per_group:  # the reference differs between the curves: one line each
+                lines = [_baseline_line(ax, g, label if j == 0 else "_nolegend_", style)
+                         for j, (_, g) in enumerate(vals.groupby("g", sort=False))]
+                out.append(lines[0])
             else:
-                (line,) = ax.plot(line_df.index.to_numpy(float), line_df.to_numpy(float), label=label,
-                                  gid="baseline", **style)
+                out.append(_baseline_line(ax, vals, label, style))
         else:
             if spec is None or not math.isfinite(float(spec)):
                 continue
-            line = ax.axhline(float(spec), label=label, gid="baseline", **style)
-        out.append(line)
+            out.append(ax.axhline(float(spec), label=label, gid="baseline", **style))
     return out
 
 

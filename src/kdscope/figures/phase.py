@@ -2,7 +2,7 @@
 
 Pure drawing: a tidy table (one row per grid point, store column names) in, a
 matplotlib Figure out.  Typical value: the student's gain from distillation
-over its best direct regularisation, positive where distillation helps.
+over a reference student, eps(student) - eps(reference): negative where distillation helps.
 """
 
 from __future__ import annotations
@@ -36,6 +36,10 @@ def plot_phase_diagram(
     curves: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
     value_label: str | None = None,
     title: str | None = None,
+    contour_label: str | None = r"$\Delta\varepsilon_g = 0$",
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    legend: bool | str = True,
     ax: plt.Axes | None = None,
 ) -> Figure:
     """Heat map of ``value`` over (``x``, ``y``) with contour lines and thresholds.
@@ -52,7 +56,12 @@ def plot_phase_diagram(
         (default: the zero line); None for none.
     vlines, hlines : label -> position of threshold lines (e.g. alpha*).
     curves : label -> (xs, ys) of threshold curves in the plane.
-    value_label, title : texts.  ax : draw into these axes (a colour bar is added beside them).
+    value_label, title : texts.
+    xlabel, ylabel : axis texts (default: from the column names).
+    contour_label : text written on the zero contour (None: unlabelled; other levels show their value).
+    legend : True: threshold legend below the axes (outside the map); 'inside': best place inside;
+        False: none (collect ``ax.get_legend_handles_labels()`` for a figure legend).
+    ax : draw into these axes (a colour bar is added beside them).
 
     Returns
     -------
@@ -78,8 +87,11 @@ def plot_phase_diagram(
     if contour is not None and z.shape[0] >= 2 and z.shape[1] >= 2 and finite.size:
         levels = [lv for lv in contour if finite.min() < lv < finite.max()]
         if levels:
-            cs = ax.contour(xs, ys, np.ma.masked_invalid(z), levels=levels, colors="k", linewidths=1.2)
+            cs = ax.contour(xs, ys, np.ma.masked_invalid(z), levels=levels, colors="k", linewidths=1.4)
             cs.set_gid("contour")
+            fmt = {lv: (contour_label if (lv == 0 and contour_label) else f"{lv:g}") for lv in levels}
+            for t in ax.clabel(cs, levels=levels, fmt=fmt, fontsize=8, inline=True):
+                t.set_gid("contour_label")
     i = 0
     for label, xv in (vlines or {}).items():
         ax.axvline(float(xv), label=label, gid="threshold", **THRESHOLD_STYLES[i % len(THRESHOLD_STYLES)])
@@ -98,10 +110,13 @@ def plot_phase_diagram(
         ax.set_xlim(xs.min(), xs.max())
     if len(ys) > 1:
         ax.set_ylim(ys.min(), ys.max())
-    ax.set_xlabel(column_label(x))
-    ax.set_ylabel(column_label(y))
+    ax.set_xlabel(xlabel or column_label(x))
+    ax.set_ylabel(ylabel or column_label(y))
     if title:
         ax.set_title(title)
-    if i:
-        ax.legend(loc="best")
+    if i and legend:
+        if legend == "inside":
+            ax.legend(loc="best")
+        else:
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=1, frameon=False)
     return fig
