@@ -64,10 +64,10 @@ def run_demo(out: str | Path = "kdscope-out", sim_d: int = 500, seeds: int = 3, 
         for recipe in paper_recipes(quick=True):
             t1 = time.perf_counter()
             echo(f"== {recipe.name}: {recipe.title}")
-            df, paths = make_figure(recipe, store, out / "paper", formats=("png",), progress=progress,
+            df, paths = make_figure(recipe, store, out / "paper", progress=progress,
                                     echo=None if progress else (lambda _line: None))
             written.extend(paths)
-            echo(f"   {_status(df)} in {time.perf_counter() - t1:.1f} s -> {paths[-1]}")
+            echo(f"   {_status(df)} in {time.perf_counter() - t1:.1f} s -> {next(p for p in paths if p.suffix == '.png')}")
     echo(f"demo done in {time.perf_counter() - t0:.0f} s: {len(written)} files under {out}")
     return written
 
