@@ -158,7 +158,7 @@ def channel_averages(losses, m, Q, V, b, delta: float, measure: Measure, fixed_t
         Ef1, Ef2, dfds, Eloss = moments(ch.s[a] - sig * measure.nodes[a], sig, delta * V[a, a])
         f_first[a], f_second = Ef1, Ef2
         J_last = [dfds * ch.dS[a][c] for c in range(a + 1)]
-        last_loss = xp.sum(w * Eloss)
+        last_loss = w @ Eloss
     F = xp.stack(f_first)  # (K, P)
     Fw = F * w
     Ef = xp.sum(Fw, axis=1)
@@ -166,11 +166,11 @@ def channel_averages(losses, m, Q, V, b, delta: float, measure: Measure, fixed_t
     Eff = Fw @ F.T
     last = np.zeros((K, K))
     last[a, a] = 1.0
-    Eff = Eff + xp.asarray(last) * (xp.sum(w * f_second) - Eff[a, a])
+    Eff = Eff + xp.asarray(last) * (w @ f_second - Eff[a, a])
     rows = []
     for r in range(K):
         Jr = J_last if r == a else ch.J[r]
-        rows.append(xp.stack([xp.sum(w * Jr[c]) if c <= r else xp.asarray(0.0) for c in range(K)]))
+        rows.append(xp.stack([w @ Jr[c] if c <= r else xp.asarray(0.0) for c in range(K)]))
     Edf = xp.stack(rows)
     H = xp.stack(ch.h)
     nan = xp.full(K, xp.nan)
@@ -184,7 +184,7 @@ def channel_averages(losses, m, Q, V, b, delta: float, measure: Measure, fixed_t
             elif c == a and last_loss is not None:
                 tl.append(last_loss)
             else:
-                tl.append(xp.sum(w * losses[c].value(ch.h[c], target(c, y_obs, ch.h[c - 1] if c > 0 else None))))
+                tl.append(w @ losses[c].value(ch.h[c], target(c, y_obs, ch.h[c - 1] if c > 0 else None)))
         train_loss = xp.stack(tl)
         train_mse = (((H[:, None, :] - H[None, :, :]) ** 2) * w).sum(axis=2)
     return ChannelAverages(Ef, Eyf, Eff, Edf, H, train_err, train_loss, train_mse)
@@ -212,4 +212,4 @@ def _train_error(k, a, losses, ch: Chain, L, measure, delta, V, fixed_teacher):
     spread = sig > 1e-300
     s_bar = s_a - sig * measure.nodes[a]
     neg = xp.where(spread, k.ndtr((s_star - s_bar) / xp.where(spread, sig, 1.0)), (ch.h[a] < 0) * 1.0)
-    return xp.sum(w * xp.where(y_obs > 0, neg, 1.0 - neg))
+    return w @ xp.where(y_obs > 0, neg, 1.0 - neg)

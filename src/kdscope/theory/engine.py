@@ -64,12 +64,17 @@ ORDER_POWER = 4.0
 
 
 def next_order(n: int, cap: int, err: float = math.nan, tol: float = math.nan) -> int:
-    """The next order to try after ``n``: at least ceil(1.5 n); with an error estimate ``err`` above ``tol``,
-    the order predicted by err ~ order^-ORDER_POWER (times 1.1), at most ``cap``."""
-    grow = 1.5
+    """The next order to try after ``n``: the smallest rung of the ladder n_j = ceil(8 * 1.5^j) that is at
+    least ceil(1.5 n) and, with an error estimate ``err`` above ``tol``, at least the order predicted by
+    err ~ order^-ORDER_POWER (times 1.1); at most ``cap``.  A fixed ladder bounds the number of distinct
+    orders (each one a compilation for the JAX engine)."""
+    want = 1.5 * n
     if math.isfinite(err) and math.isfinite(tol) and err > tol:
-        grow = max(grow, 1.1 * (err / tol) ** (1.0 / ORDER_POWER))
-    return int(min(cap, math.ceil(grow * n)))
+        want = max(want, 1.1 * (err / tol) ** (1.0 / ORDER_POWER) * n)
+    rung = 8
+    while rung < want:
+        rung = math.ceil(1.5 * rung)
+    return int(min(cap, rung))
 
 
 def row_problem(s: Setting, fixed: tuple | None, order: int) -> RowProblem:

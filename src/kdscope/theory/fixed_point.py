@@ -120,10 +120,10 @@ def iterate(k: AbstractKernel, F: Callable, x0, h0, options: FixedPointOptions, 
         x = c["x"]
         it = c["it"] + 1
         fx, hn, bad = F(x, c["h"])
-        finite = xp.all(xp.isfinite(fx)) & (~bad)
+        finite = xp.isfinite(fx).all() & (~bad)
         fx = xp.where(finite, fx, x)
         g = fx - x
-        res = xp.max(xp.abs(g) / (1.0 + xp.abs(x)))
+        res = (xp.abs(g) / (1.0 + xp.abs(x))).max()
         nfx = norm(fx)
         conv = finite & (res < options.tol)
         over = finite & (~conv) & (nfx > options.bound)
@@ -153,14 +153,16 @@ def iterate(k: AbstractKernel, F: Callable, x0, h0, options: FixedPointOptions, 
         gamma = xp.linalg.solve(M, Gm.T @ g)
         anderson = x + beta * g - (Xm + beta * Gm) @ gamma
         use_and = cnt > 0
-        and_ok = xp.all(xp.isfinite(anderson)) & valid(anderson[None, :])[0]
+        ok = valid(xp.stack([anderson, plain]))
+        and_ok = xp.isfinite(anderson).all() & ok[0]
         proposal = xp.where(use_and & and_ok, anderson, plain)
         cleared = use_and & (~and_ok)
-        plain_ok = valid(proposal[None, :])[0]
-        # even the plain step left the domain: the first halving that stays inside (the last one regardless)
-        cand_ok = valid(x[None, :] + steps[:-1, None] * g[None, :])
-        first = xp.argmax(xp.concatenate([cand_ok, xp.ones(1, dtype=bool)]))
-        proposal = xp.where(plain_ok, proposal, x + steps[first] * g)
+        plain_ok = xp.where(use_and & and_ok, True, ok[1])
+        if not (k.concrete and plain_ok):  # (NumPy knows already: the halvings are needed only off the domain)
+            # even the plain step left the domain: the first halving that stays inside (the last one regardless)
+            cand_ok = valid(x[None, :] + steps[:-1, None] * g[None, :])
+            first = xp.argmax(xp.concatenate([cand_ok, xp.ones(1, dtype=bool)]))
+            proposal = xp.where(plain_ok, proposal, x + steps[first] * g)
         cnt = xp.where(cleared | (~plain_ok), 0, cnt)
         running = status == RUNNING
         return dict(

@@ -47,6 +47,14 @@ class Logistic(AbstractLoss):
         s = kernel_of(z).expit(z)
         return s - self._p(y), s * (1.0 - s)
 
+    def at_target(self, y):
+        p = self._p(y)
+
+        def grad_hess(z):
+            s = kernel_of(z).expit(z)
+            return s - p, s * (1.0 - s)
+        return grad_hess
+
 
 @dataclass(frozen=True)
 class Square(AbstractLoss):

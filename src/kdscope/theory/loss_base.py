@@ -50,6 +50,10 @@ class AbstractLoss:
         """(grad, hess) together (a loss may share work between them)."""
         return self.grad(z, target), self.hess(z, target)
 
+    def at_target(self, target):
+        """``z -> (grad, hess)`` for one fixed target (a loss may precompute what depends on the target only)."""
+        return lambda z: self.grad_hess(z, target)
+
     def prox(self, s, v, target, h0=None):
         return newton_prox(self, s, v, target, h0)
 

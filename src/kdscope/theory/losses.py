@@ -73,10 +73,16 @@ class Mix(AbstractLoss):
         return (1 - self.xi) * self.hard.hess(z, y) + self.xi * self.soft.hess(z, t)
 
     def grad_hess(self, z, yt):
-        y, t = yt
-        gh, hh = self.hard.grad_hess(z, y)
-        gs, hs = self.soft.grad_hess(z, t)
-        return (1 - self.xi) * gh + self.xi * gs, (1 - self.xi) * hh + self.xi * hs
+        return self.at_target(yt)(z)
+
+    def at_target(self, yt):
+        hard, soft, xi = self.hard.at_target(yt[0]), self.soft.at_target(yt[1]), self.xi
+
+        def grad_hess(z):
+            gh, hh = hard(z)
+            gs, hs = soft(z)
+            return (1 - xi) * gh + xi * gs, (1 - xi) * hh + xi * hs
+        return grad_hess
 
     def cross(self, z, yt):
         """d^2 loss / dz dt (t the soft target)."""

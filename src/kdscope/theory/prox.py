@@ -25,7 +25,7 @@ def newton_prox(loss, s, v, target, h0=None):
 
     Parameters
     ----------
-    loss : object with ``grad_hess(h, target)`` (the first two derivatives in h)
+    loss : object with ``at_target(target)``, a function h -> (loss'(h), loss''(h))
     s : array, the prox centre
     v : float or array > 0, the step (variance) of the proximal term
     target : the loss's target (label, soft target, or (y, t) pair), broadcastable
@@ -41,7 +41,8 @@ def newton_prox(loss, s, v, target, h0=None):
     xp = k.xp
     s = xp.asarray(s, dtype=float)
     v = xp.broadcast_to(xp.asarray(v, dtype=float), s.shape)
-    g0, H0 = loss.grad_hess(s, target)
+    grad_hess = loss.at_target(target)
+    g0, H0 = grad_hess(s)
     other = s - v * g0
     lo = xp.minimum(s, other)
     hi = xp.maximum(s, other)
@@ -57,7 +58,7 @@ def newton_prox(loss, s, v, target, h0=None):
 
     def body(c):
         i, h, lo, hi, last_g, _ = c
-        grad, hess = loss.grad_hess(h, target)
+        grad, hess = grad_hess(h)
         g = (h - s) / v + grad
         # |h - s| is known to ~1e-16 |s| only, so phi' = (h - s)/v + loss' cannot be
         # resolved below ~1e-16 (|h| + |s|) / v: the tolerance scales with |s| too
@@ -69,9 +70,9 @@ def newton_prox(loss, s, v, target, h0=None):
         # (landing exactly on a bracket end is allowed: in the linear regime the root is s - v loss'(s))
         slow = (new < lo) | (new > hi) | (xp.abs(g) > 0.5 * last_g)
         new = xp.where(slow, 0.5 * (lo + hi), new)
-        all_done = xp.all(done)
+        all_done = done.all()
         h_next = xp.where(done | all_done, h, new)
-        tiny = xp.all(done | (hi - lo <= 4e-16 * (1.0 + xp.abs(h_next) + xp.abs(s))))
+        tiny = (done | (hi - lo <= 4e-16 * (1.0 + xp.abs(h_next) + xp.abs(s)))).all()
         return i + 1, h_next, lo, hi, xp.abs(g), all_done | tiny
 
     carry = (xp.asarray(0), h, lo, hi, xp.full(s.shape, xp.inf), xp.asarray(False))

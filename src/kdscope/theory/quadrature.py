@@ -26,7 +26,7 @@ DEFAULT_ORDER = {1: 120, 2: 40, 3: 20}
 #: Allowed orders: below MIN_ORDER a rule cannot resolve a logistic force; MAX_NODES bounds the
 #: product grid (order^K nodes per label block) so that a request cannot exhaust memory.
 MIN_ORDER = 8
-MAX_ORDER = 2000
+MAX_ORDER = 3000
 MAX_NODES = 250_000
 
 

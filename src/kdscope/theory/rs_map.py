@@ -88,7 +88,7 @@ def evaluate(p: RowProblem, y, warm=None, frozen=None):
     m2, Q2, V2 = prior_update(m_hat, Q_hat, V_hat, p.lam, p.eta, None if p.fixed is None else p.fixed[:2])
     b2 = bias_step(p, ch, b)
     qd, vd = xp.diagonal(Q2), xp.diagonal(V2)
-    bad = xp.any(~(qd > 0)) | xp.any(~(vd > 0))
+    bad = (~(qd > 0)).any() | (~(vd > 0)).any()
     on_diag = xp.asarray(np.eye(K) > 0)
     # keep the coordinates computable where the image left the domain (flagged by ``bad``)
     Q2 = xp.where(on_diag, xp.diag(xp.where(qd > 0, qd, 1.0)), Q2)

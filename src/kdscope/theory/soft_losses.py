@@ -52,14 +52,19 @@ class KL(AbstractLoss):
         p = kernel_of(z).expit(z / self.tau)
         return self.c * p * (1.0 - p) / self.tau ** 2
 
-    def grad_hess(self, z, t, pt=None):
-        """(grad, hess); ``pt`` = sigmoid(t / tau) may be given (it does not change along a prox iteration)."""
-        k = kernel_of(z, t)
-        p = k.expit(z / self.tau)
-        if pt is None:
-            pt = k.expit(t / self.tau)
-        c = self.c
-        return c * (p - pt) / self.tau, c * p * (1.0 - p) / self.tau ** 2
+    def grad_hess(self, z, t):
+        return self.at_target(t)(z)
+
+    def at_target(self, t):
+        """sigmoid(t / tau) once per target: it does not change along a prox iteration."""
+        k = kernel_of(t)
+        pt = k.expit(t / self.tau)
+        c, tau = self.c, self.tau
+
+        def grad_hess(z):
+            p = kernel_of(z, t).expit(z / tau)
+            return c * (p - pt) / tau, c * p * (1.0 - p) / tau ** 2
+        return grad_hess
 
     def cross(self, z, t):
         pt = kernel_of(t, z).expit(t / self.tau)
@@ -114,6 +119,9 @@ class Pseudo(AbstractLoss):
 
     def prox(self, s, v, t, h0=None):
         return self.hard.prox(s, v, _sign(t), h0)
+
+    def at_target(self, t):
+        return self.hard.at_target(_sign(t))
 
     def dprox(self, h, s, v, t):
         return self.hard.dprox(h, s, v, _sign(t))[0], 0.0

@@ -144,7 +144,8 @@ def solve_many(settings: Sequence[Setting], options: SolverOptions | None = None
     if opts.order is not None:
         return _solve_at_order(settings, opts, inits, engine, opts)
     out: list = [None] * len(settings)
-    order = {i: default_order(s.n_learners) for i, s in enumerate(settings)}
+    # a warm start from a solved neighbour starts at its order (along a curve the order needed changes slowly)
+    order = {i: _start_order(s, ini, opts) for i, (s, ini) in enumerate(zip(settings, inits))}
     pending = list(range(len(settings)))
     starts = dict(enumerate(inits))
     spent: dict[int, tuple[int, float]] = {i: (0, 0.0) for i in pending}
@@ -171,6 +172,14 @@ def solve_many(settings: Sequence[Setting], options: SolverOptions | None = None
                         continue
                 out[i] = _spent(sp, *spent[i])
     return out
+
+
+def _start_order(s: Setting, init, opts: SolverOptions) -> int:
+    """The first order tried: the default for K learners, or that of a converged warm start of the same chain."""
+    n = default_order(s.n_learners)
+    if isinstance(init, SaddlePoint) and init.converged and init.setting.n_learners == s.n_learners:
+        n = max(n, init.order)
+    return min(n, opts.order_cap(s.n_learners))
 
 
 def _spent(sp: SaddlePoint, n_iter: int, seconds: float) -> SaddlePoint:

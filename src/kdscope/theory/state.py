@@ -77,6 +77,11 @@ class Layout:
         return np.concatenate([own, own, own, own, rows, rows])
 
 
+@lru_cache(maxsize=None)
+def _layout(K: int) -> Layout:
+    return Layout(K)
+
+
 def to_solver(m, Q, V, b):
     """The flat solver vector of (m, Q, V, b) (see the module docstring)."""
     xp = kernel_of(m, Q, V, b).xp
@@ -93,7 +98,7 @@ def to_solver(m, Q, V, b):
 def from_solver(y, K: int):
     """(m, Q, V, b) of a flat solver vector."""
     xp = kernel_of(y).xp
-    lay = Layout(K)
+    lay = _layout(K)
     qd, vd = xp.exp(y[lay.log_q]), xp.exp(y[lay.log_v])
     dq, dv = xp.sqrt(qd), xp.sqrt(vd)
     m = y[lay.cos_m] * dq
@@ -119,17 +124,17 @@ def is_valid(Y, K: int):
     """Whether solver vectors (the rows of Y) describe possible states: |cosines| and |correlations| <= 1
     (a positive semi-definite Q) and finite norms (log Q_aa, log V_aa < 700).  Returns a bool per row."""
     xp = kernel_of(Y).xp
-    lay = Layout(K)
-    return (xp.all(xp.abs(Y[..., lay.corr_q]) <= 1.0, axis=-1) & xp.all(xp.abs(Y[..., lay.cos_m]) <= 1.0 + 1e-12, axis=-1)
-            & xp.all(Y[..., lay.logs] < 700, axis=-1))
+    lay = _layout(K)
+    return ((xp.abs(Y[..., lay.corr_q]) <= 1.0).all(axis=-1) & (xp.abs(Y[..., lay.cos_m]) <= 1.0 + 1e-12).all(axis=-1)
+            & (Y[..., lay.logs] < 700).all(axis=-1))
 
 
 def norm(y, K: int):
     """max(Q_aa, b_a^2): norms and biases both run away when a minimiser does not exist."""
     xp = kernel_of(y).xp
-    lay = Layout(K)
+    lay = _layout(K)
     q = xp.exp(xp.minimum(y[lay.log_q], 700.0))
-    return xp.maximum(xp.max(q), xp.max(y[lay.bias] ** 2 * q))
+    return xp.maximum(q.max(), (y[lay.bias] ** 2 * q).max())
 
 
 @dataclass(frozen=True)
