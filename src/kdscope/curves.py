@@ -233,31 +233,10 @@ def compute_curve(setting, field: str, values: Sequence[float], store: ResultSto
 
 # --------------------------------------------------------------- thresholds
 def thresholds(setting, lam_small: float = 1e-3) -> dict[str, float]:
-    """Thresholds in alpha relevant to ``setting`` (the one place that decides which apply).
+    """Thresholds in alpha relevant to ``setting``: :func:`kdscope.theory.thresholds_of` (label -> alpha)."""
+    from kdscope.theory import thresholds_of
 
-    - teacher separability alpha*(delta, rho) when the teacher's loss is logistic or hinge and
-      lam_t <= ``lam_small`` (its norm diverges below it); teacher interpolation alpha = 1 for a
-      square-loss teacher with small ridge;
-    - with students and lam_s <= ``lam_small``: the student's separability threshold
-      eta alpha*(delta / eta, rho) (saturated targets or xi < 1) and its interpolation threshold
-      alpha = eta (soft targets, xi > 0).
-    """
-    from kdscope.theory import interpolation_threshold, separability_threshold
-
-    out: dict[str, float] = {}
-    if setting.teacher == "erm" and setting.lam_t <= lam_small:
-        if setting.loss_t in ("logistic", "hinge"):
-            out["teacher separability"] = separability_threshold(setting.delta, setting.rho)
-        elif setting.loss_t == "square":
-            out["teacher interpolation"] = 1.0
-    if setting.generations >= 1 and setting.lam_s <= lam_small:
-        if setting.loss_s in ("logistic", "hinge") and setting.xi < 1 or setting.soft == "pseudo":
-            out["student separability"] = separability_threshold(setting.delta, setting.rho, setting.eta)
-        if setting.xi > 0 and setting.soft in ("kl", "mse"):
-            out["student interpolation"] = interpolation_threshold(setting)
-        elif setting.xi < 1 and setting.loss_s == "square":
-            out["student interpolation"] = interpolation_threshold(setting)
-    return out
+    return thresholds_of(setting, lam_small)
 
 
 # ------------------------------------------------------------------ reports

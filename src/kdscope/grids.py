@@ -63,32 +63,18 @@ FULL = GridOptions()
 def curve_thresholds(setting, field: str, lo: float, hi: float, lam_small: float = 1e-3) -> dict[str, float]:
     """Thresholds in ``field`` (alpha or alpha_s) of ``setting`` lying strictly inside (lo, hi).
 
-    - teacher separability alpha*(delta, rho): logistic or hinge ERM teacher with
-      lam_t <= ``lam_small`` (its norm diverges below it);
-    - student separability eta alpha*(delta / eta, rho) (root-found): a student
-      with lam_s <= ``lam_small`` that sees saturated targets: hard labels
-      (xi < 1), pseudo-labels, or the soft outputs of an unregularised ERM
-      teacher, which are saturated wherever the teacher separates its data;
-    - student interpolation alpha = eta: a student with lam_s <= ``lam_small``
-      matching soft targets (xi > 0, soft 'kl' or 'mse').
-
+    Which thresholds apply is decided by :func:`kdscope.theory.thresholds_of`; on a
+    fresh-sample axis the teacher's own thresholds (in its alpha) are left out.
     Other fields have no thresholds here.
     """
     if field not in ("alpha", "alpha_s"):
         return {}
-    from kdscope.theory import interpolation_threshold, separability_threshold
+    from kdscope.theory import thresholds_of
 
-    s = setting
-    out: dict[str, float] = {}
-    small_t = s.teacher == "erm" and s.lam_t <= lam_small
-    if field == "alpha" and small_t and s.loss_t in ("logistic", "hinge") and s.alpha_s is None:
-        out["teacher separability"] = separability_threshold(s.delta, s.rho)
-    if s.generations >= 1 and s.lam_s <= lam_small:
-        saturated = s.xi < 1 or s.soft == "pseudo" or (s.soft == "kl" and small_t)
-        if saturated and s.loss_s in ("logistic", "hinge"):
-            out["student separability"] = separability_threshold(s.delta, s.rho, s.eta)
-        if s.xi > 0 and s.soft in ("kl", "mse"):
-            out["student interpolation"] = interpolation_threshold(s)
+    out = thresholds_of(setting, lam_small)
+    if field == "alpha_s" or setting.alpha_s is not None:  # the teacher's threshold is on its own alpha
+        out.pop("teacher separability", None)
+        out.pop("teacher interpolation", None)
     return {k: float(v) for k, v in out.items() if lo < v < hi}
 
 

@@ -79,3 +79,20 @@ def test_divergence_is_still_detected_by_the_iteration():
     from kdscope.theory import SolverOptions
     sp = solve(Setting(alpha=5.0, lam_t=0.0), options=SolverOptions(bound=5.0), on_failure="record")
     assert sp.status is Status.DIVERGED
+
+
+def test_thresholds_of_decides_once_with_label_noise_and_learner_kinds():
+    """thresholds_of: the teacher's separability follows theta; square teachers interpolate at 1;
+    a pure-KD student of a ridge teacher interpolates at eta, of a small-ridge teacher it also separates."""
+    from kdscope.theory import Setting, separability_threshold, thresholds_of
+
+    noisy = thresholds_of(Setting(alpha=2.0, lam_t=0.0, theta=0.1))
+    assert noisy["teacher separability"] == pytest.approx(separability_threshold(1.0, 0.5, theta=0.1))
+    assert noisy["teacher separability"] < thresholds_of(Setting(alpha=2.0, lam_t=0.0))["teacher separability"]
+    assert thresholds_of(Setting(alpha=2.0, lam_t=0.0, loss_t="square")) == {"teacher interpolation": 1.0}
+    assert thresholds_of(Setting(alpha=2.0, lam_t=0.5)) == {}
+    ridge_kd = thresholds_of(Setting(alpha=2.0, lam_t=0.1, generations=1, eta=0.5, xi=1.0, lam_s=0.0))
+    assert ridge_kd == {"student interpolation": 0.5}
+    flat_kd = thresholds_of(Setting(alpha=2.0, lam_t=0.0, generations=1, eta=0.5, xi=1.0, lam_s=0.0))
+    assert flat_kd["student separability"] == pytest.approx(separability_threshold(1.0, 0.5, eta=0.5))
+    assert set(flat_kd) == {"teacher separability", "student separability", "student interpolation"}

@@ -15,11 +15,11 @@ from .records import SaddlePoint, baseline_columns, learner_suffix, make_record
 from .solve import SaddlePointNotConverged, solve, solve_many
 from .continuation import solve_curve
 from .optimize import optimal_lam, optimal_tau, optimal_xi
-from .thresholds import interpolation_threshold, separability_threshold
+from .thresholds import interpolation_threshold, separability_threshold, thresholds_of
 
 __all__ = [
     "Setting", "SettingError", "Status", "solve", "solve_many", "SaddlePoint", "SaddlePointNotConverged",
     "SolverOptions", "SolverOptionsError", "State", "learner_suffix", "make_record", "baseline_columns", "agreement",
     "bayes_error", "generalization_error", "gaussian_tail", "oracle_bias", "oracle_error", "solve_curve",
-    "optimal_lam", "optimal_xi", "optimal_tau", "separability_threshold", "interpolation_threshold",
+    "optimal_lam", "optimal_xi", "optimal_tau", "separability_threshold", "interpolation_threshold", "thresholds_of",
 ]

@@ -140,3 +140,36 @@ def no_finite_minimiser(setting: Setting) -> tuple[int, float, float] | None:
     if s.xi == 1 and s.soft == "pseudo" and s.eta == 1:
         return 1, alpha_s, math.inf
     return None
+
+
+def thresholds_of(setting: Setting, lam_small: float = 1e-3) -> dict[str, float]:
+    """The thresholds (label -> sample ratio) that shape the learning curves of ``setting``.
+
+    Decided here once for every caller (curves, figure grids, CLI reports):
+
+    * ``teacher separability`` alpha*(delta, rho, theta): an ERM logistic or hinge
+      teacher with lam_t <= ``lam_small``; ``teacher interpolation`` 1 for a
+      square-loss teacher with small ridge;
+    * ``student separability`` eta alpha*(delta / eta, rho, theta): a student with
+      lam_s <= ``lam_small`` whose targets saturate (hard labels with xi < 1,
+      pseudo-labels, or the soft outputs of a small-ridge ERM teacher, saturated
+      wherever the teacher separates its data);
+    * ``student interpolation`` alpha = eta: a small-ridge student matching
+      real-valued targets (soft 'kl' or 'mse' with xi > 0, or square loss with xi < 1).
+
+    The values are in the student's own sample ratio (alpha, or alpha_s for fresh samples).
+    """
+    s = setting
+    out: dict[str, float] = {}
+    small_t = s.teacher == "erm" and s.lam_t <= lam_small
+    if small_t and s.loss_t in ("logistic", "hinge"):
+        out["teacher separability"] = separability_threshold(s.delta, s.rho, 1.0, s.bias, s.theta)
+    elif small_t and s.loss_t == "square":
+        out["teacher interpolation"] = 1.0
+    if s.generations >= 1 and s.lam_s <= lam_small:
+        saturated = s.xi < 1 or s.soft == "pseudo" or (s.soft == "kl" and small_t)
+        if saturated and s.loss_s in ("logistic", "hinge"):
+            out["student separability"] = separability_threshold(s.delta, s.rho, s.eta, s.bias, s.theta)
+        if (s.xi > 0 and s.soft in ("kl", "mse")) or (s.xi < 1 and s.loss_s == "square"):
+            out["student interpolation"] = interpolation_threshold(s)
+    return {k: float(v) for k, v in out.items()}
