@@ -170,3 +170,15 @@ def test_cli_sweep_out_is_a_file(tmp_path, no_solve):
 
 def test_writable_dir_creates_missing_folders(tmp_path):
     assert writable_dir(tmp_path / "a" / "b").is_dir()
+
+
+@pytest.mark.parametrize("argv", [["figures", "paper", "--quick", "--only", "fig05"], ["figures", "phase", "--quick"],
+                                  ["figures", "readme", "--quick"], ["demo"]])
+def test_figure_commands_refuse_an_out_that_is_a_file_before_computing(tmp_path, argv):
+    target = tmp_path / "taken"
+    target.write_text("not a folder")
+    result = runner.invoke(app, argv + ["--out", str(target)])
+    assert result.exit_code == 2
+    assert "'--out' must be a folder" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert target.read_text() == "not a folder"

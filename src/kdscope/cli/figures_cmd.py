@@ -19,7 +19,7 @@ from typing import Annotated, Optional
 import typer
 
 from kdscope.cli._app import app
-from kdscope.cli.options import DEBUG_OPTION, EXIT_INVALID, fail
+from kdscope.cli.options import DEBUG_OPTION, EXIT_INVALID, fail, out_dir_or_exit
 
 figures_app = typer.Typer(help="Figures of the reference paper and beyond (recipes through the result store).",
                           no_args_is_help=True)
@@ -65,6 +65,7 @@ def paper(
         if unknown:
             fail(f"'--only' names unknown recipe(s) {unknown}; known: {', '.join(known)}.", EXIT_INVALID)
         recipes = [r for r in recipes if r.name in wanted]
+    out_dir_or_exit(out)  # --out must be a writable folder, checked before anything is computed
     store = ResultStore(out / "store")
     t0 = time.perf_counter()
     for r in recipes:
@@ -97,8 +98,9 @@ def readme(
     from kdscope.recipes import make_figure, readme_recipes
     from kdscope.store import ResultStore
 
+    out_dir_or_exit(out)
+    out_dir_or_exit(docs, name="--docs")
     store = ResultStore(out / "store")
-    docs.mkdir(parents=True, exist_ok=True)
     for r in readme_recipes(quick):
         sims = r.name == "kd_curve"
         df, paths = make_figure(r, store, out, formats=("png", "pdf"), with_sims=sims, sim_d=sim_d, sim_seeds=seeds,
@@ -137,4 +139,5 @@ def demo(
     matplotlib.use("Agg")
     from kdscope.demo import run_demo
 
+    out_dir_or_exit(out)
     run_demo(out, sim_d=sim_d, seeds=seeds, paper=paper_figs, progress=progress, echo=typer.echo)

@@ -27,7 +27,7 @@ import typer
 from kdscope.theory.constraints import Choice, Flag, Interval, SettingError
 from kdscope.theory.setting import CONSTRAINTS, Setting
 
-__all__ = ["setting_command", "build_setting", "setting_or_exit", "store_or_exit", "fail", "json_safe", "EXIT_INVALID",
+__all__ = ["setting_command", "build_setting", "out_dir_or_exit", "setting_or_exit", "store_or_exit", "fail", "json_safe", "EXIT_INVALID",
            "EXIT_NOT_CONVERGED", "DEBUG_OPTION", "JSON_OPTION", "OUT_OPTION", "MEANINGS"]
 
 EXIT_INVALID = 2
@@ -180,6 +180,17 @@ def store_or_exit(out: Path | None, debug: bool = False, name: str = "--out"):
 
     try:
         return ResultStore(writable_dir(out, name))
+    except (ValueError, OSError) as exc:
+        fail(str(exc), EXIT_INVALID, debug, exc)
+    raise AssertionError  # pragma: no cover
+
+
+def out_dir_or_exit(out: Path, debug: bool = False, name: str = "--out") -> Path:
+    """``out`` created and checked to accept new files before anything is computed (else exit 2)."""
+    from kdscope.guards import writable_dir
+
+    try:
+        return writable_dir(out, name)
     except (ValueError, OSError) as exc:
         fail(str(exc), EXIT_INVALID, debug, exc)
     raise AssertionError  # pragma: no cover

@@ -17,7 +17,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from kdscope.cli.options import DEBUG_OPTION, EXIT_INVALID, fail
+from kdscope.cli.options import DEBUG_OPTION, EXIT_INVALID, fail, out_dir_or_exit
 
 try:  # registered under `kdscope figures` when that sub-app exists
     from kdscope.cli.figures_cmd import figures_app as _target
@@ -63,6 +63,7 @@ def phase(
         if v is not None and v < (1 if name == "--workers" else 2):
             fail(f"'{name}' must be an integer >= {1 if name == '--workers' else 2}; got {v}.", EXIT_INVALID)
     wanted = [w.strip() for w in only.split(",") if w.strip()] if only else None
+    out_dir_or_exit(out, debug)  # --out must be a writable folder, checked before anything is computed
     try:
         paths = make_phase_figures(out, quick=quick, only=wanted, executor=executor, workers=workers,
                                    scheduler=scheduler, backend=backend, progress=progress, n_alpha=n_alpha,
