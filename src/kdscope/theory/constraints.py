@@ -118,3 +118,15 @@ def _fmt(x: float) -> str:
     if x == -math.inf:
         return "-inf"
     return f"{x:g}"
+
+
+def field_problems(obj: Any, table: dict) -> list[str]:
+    """One message per field of the dataclass ``obj`` that violates its entry in ``table`` (field -> constraint)."""
+    import dataclasses
+
+    problems = []
+    for f in dataclasses.fields(obj):
+        msg = table[f.name].check(f.name, getattr(obj, f.name))
+        if msg is not None:
+            problems.append(msg)
+    return problems

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from .constraints import Interval
+from .constraints import Interval, field_problems
 from .fixed_point import FixedPointOptions
 from .quadrature import MAX_NODES, MAX_ORDER, MIN_ORDER, max_order
 
@@ -56,11 +56,7 @@ class SolverOptions:
     max_order: int = 2000
 
     def __post_init__(self) -> None:
-        problems = []
-        for f in dataclasses.fields(self):
-            msg = OPTION_CONSTRAINTS[f.name].check(f.name, getattr(self, f.name))
-            if msg is not None:
-                problems.append(msg)
+        problems = field_problems(self, OPTION_CONSTRAINTS)
         if problems:
             raise SolverOptionsError("SolverOptions: " + " ".join(problems))
 

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from .constraints import Choice, Flag, Interval, SettingError
+from .constraints import Choice, Flag, Interval, SettingError, field_problems
 
 HARD_LOSSES = ("logistic", "square", "hinge", "linear")
 SOFT_LOSSES = ("kl", "mse", "pseudo")
@@ -115,11 +115,7 @@ class Setting:
     bias: bool = True
 
     def __post_init__(self) -> None:
-        problems = []
-        for f in dataclasses.fields(self):
-            msg = CONSTRAINTS[f.name].check(f.name, getattr(self, f.name))
-            if msg is not None:
-                problems.append(msg)
+        problems = field_problems(self, CONSTRAINTS)
         if not problems:
             problems.extend(_cross_field_problems(self))
         if problems:

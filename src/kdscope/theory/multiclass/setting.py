@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..constraints import Choice, Flag, Interval, SettingError
+from ..constraints import Choice, Flag, Interval, SettingError, field_problems
 from .gram import gram_problems, simplex_gram
 
 __all__ = ["MulticlassSetting", "MULTICLASS_CONSTRAINTS", "MAX_CLASSES", "MAX_GAUSSIAN_DIM", "SOFT_LOSSES"]
@@ -128,11 +128,7 @@ class MulticlassSetting:
     tau2_factor: bool = True
 
     def __post_init__(self) -> None:
-        problems = []
-        for f in dataclasses.fields(self):
-            msg = MULTICLASS_CONSTRAINTS[f.name].check(f.name, getattr(self, f.name))
-            if msg is not None:
-                problems.append(msg)
+        problems = field_problems(self, MULTICLASS_CONSTRAINTS)
         if not problems:
             problems.extend(_cross_field_problems(self))
         if problems:
