@@ -135,6 +135,16 @@ def model_size_problem(m: ModelConfig, batch_size: int, label: str | None = "mod
     return f"'{label}': {problem}" if label else problem
 
 
+# The optimiser's fields, shared by every training schedule (epochs here, steps in limited_labels).
+OPTIMISER_CONSTRAINTS = {
+    "optimizer": Choice(("sgd", "adam")),
+    "lr": Interval(0.0, float("inf"), open_lo=True, open_hi=True),
+    "momentum": Interval(0.0, 1.0, open_hi=True),
+    "weight_decay": Interval(0.0, float("inf"), open_hi=True),
+    "scheduler": Choice(("cosine", "constant")),
+}
+
+
 @dataclass(frozen=True)
 class TrainConfig(_Checked):
     """Optimisation: SGD with momentum (no Nesterov) or Adam; learning rate cosine-annealed per epoch or constant."""
@@ -149,11 +159,7 @@ class TrainConfig(_Checked):
     CONSTRAINTS: typing.ClassVar[dict] = {
         "epochs": _POS_INT,
         "batch_size": _POS_INT,
-        "optimizer": Choice(("sgd", "adam")),
-        "lr": Interval(0.0, float("inf"), open_lo=True, open_hi=True),
-        "momentum": Interval(0.0, 1.0, open_hi=True),
-        "weight_decay": Interval(0.0, float("inf"), open_hi=True),
-        "scheduler": Choice(("cosine", "constant")),
+        **OPTIMISER_CONSTRAINTS,
     }
 
 

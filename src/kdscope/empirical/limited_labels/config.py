@@ -29,6 +29,7 @@ import typing
 from dataclasses import dataclass
 
 from kdscope.empirical.config import (
+    OPTIMISER_CONSTRAINTS,
     ModelConfig,
     PathName,
     TrainConfig,
@@ -67,11 +68,7 @@ class StudentSchedule(_Checked):
         "steps": _POS_INT,
         "batch_size": Interval(2, float("inf"), integer=True),
         "transfer_batch_size": _POS_INT,
-        "optimizer": Choice(("sgd", "adam")),
-        "lr": Interval(0.0, float("inf"), open_lo=True, open_hi=True),
-        "momentum": Interval(0.0, 1.0, open_hi=True),
-        "weight_decay": Interval(0.0, float("inf"), open_hi=True),
-        "scheduler": Choice(("cosine", "constant")),
+        **OPTIMISER_CONSTRAINTS,
     }
 
 
