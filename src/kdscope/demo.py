@@ -39,7 +39,7 @@ def run_demo(out: str | Path = "kdscope-out", sim_d: int = 500, seeds: int = 3, 
 
     from kdscope.curves import compute_curve, curve_figure
     from kdscope.recipes import make_figure, paper_recipes
-    from kdscope.store import ResultStore, write_table
+    from kdscope.store import ResultStore, write_figure, write_table
 
     t0 = time.perf_counter()
     out = Path(out)
@@ -55,10 +55,9 @@ def run_demo(out: str | Path = "kdscope-out", sim_d: int = 500, seeds: int = 3, 
                            progress=progress, echo=None if progress else echo)
         written.append(write_table(df, demo_dir / f"{name}.parquet"))
         fig = curve_figure(df, base.replace(**{field: values[0]}), field,
-                           title=f"{name}: delta={base.delta:g}, rho={base.rho:g}")
-        fig.savefig(demo_dir / f"{name}.png")
+                           title=rf"$\delta = {base.delta:g}$, $\rho = {base.rho:g}$")
+        written.extend(write_figure(fig, demo_dir / name))
         plt.close(fig)
-        written.append(demo_dir / f"{name}.png")
         echo(f"   {_status(df)} ({time.perf_counter() - t0:.0f} s so far)")
     if paper:
         for recipe in paper_recipes(quick=True):

@@ -233,8 +233,7 @@ def make_figure(recipe: Recipe, store, out_dir, formats=("png", "pdf"), **run_kw
 
     import matplotlib.pyplot as plt
 
-    from kdscope.figures.style import SAVE_DPI
-    from kdscope.store import write_table
+    from kdscope.store import write_figure, write_table
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -242,10 +241,7 @@ def make_figure(recipe: Recipe, store, out_dir, formats=("png", "pdf"), **run_kw
     paths = [out_dir / f"{recipe.name}.parquet"]
     write_table(df, paths[0])
     fig = recipe.draw(df)
-    for ext in formats:
-        path = out_dir / f"{recipe.name}.{ext}"
-        fig.savefig(path, dpi=SAVE_DPI, bbox_inches="tight")
-        paths.append(path)
+    paths.extend(write_figure(fig, out_dir / recipe.name, formats))
     plt.close(fig)
     side = out_dir / f"{recipe.name}.json"
     side.write_text(json.dumps(caption(recipe, df, **{k: v for k, v in run_kwargs.items()

@@ -344,6 +344,19 @@ def write_table(df, path: str | os.PathLike) -> Path:
     return atomic_write(path, lambda fh: df.to_parquet(fh, index=False))
 
 
+def write_figure(fig, stem: str | os.PathLike, formats=("png", "pdf")) -> list[Path]:
+    """Save ``fig`` as ``<stem>.<ext>`` for each format: vector PDF, PNG at the house resolution
+    (:data:`kdscope.figures.style.SAVE_DPI`), cropped to the drawn content so outside legends are kept."""
+    from kdscope.figures.style import SAVE_DPI
+
+    paths = []
+    for ext in formats:
+        path = Path(f"{stem}.{ext}")
+        fig.savefig(path, dpi=SAVE_DPI, bbox_inches="tight")
+        paths.append(path)
+    return paths
+
+
 def _decode(row: dict) -> dict:
     """Undo :func:`_storable` for JSON list/dict cells; NaN stays NaN."""
     for k, v in row.items():

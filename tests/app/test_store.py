@@ -97,3 +97,25 @@ def test_write_table_atomic_with_list_cells(tmp_path):
     path = write_table(pd.DataFrame({"a": [1.0, 2.0], "seeds": [[0, 1], [0, 1]]}), tmp_path / "t.parquet")
     back = pd.read_parquet(path)
     assert list(back["seeds"]) == ["[0, 1]", "[0, 1]"] and len(list(tmp_path.iterdir())) == 1
+
+
+def test_write_figure_saves_pdf_and_a_300_dpi_png_keeping_an_outside_legend(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    from kdscope.figures.style import SAVE_DPI
+    from kdscope.store import write_figure
+
+    fig, ax = plt.subplots(figsize=(2.0, 1.5))
+    ax.plot([0, 1], [0, 1], label="a curve with a long legend label")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    paths = write_figure(fig, tmp_path / "f")
+    plt.close(fig)
+    assert [p.suffix for p in paths] == [".png", ".pdf"] and all(p.stat().st_size > 0 for p in paths)
+    assert SAVE_DPI >= 300
+    width, height = Image.open(paths[0]).size
+    assert width > 2.0 * SAVE_DPI  # cropped to the content, which reaches past the axes into the legend
+    assert paths[1].read_bytes()[:4] == b"%PDF"

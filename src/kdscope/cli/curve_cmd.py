@@ -117,7 +117,7 @@ def curve(
 
     from kdscope.curves import compute_curve, curve_figure
     from kdscope.simulations import check_size
-    from kdscope.store import write_table
+    from kdscope.store import write_figure, write_table
 
     t0 = time.perf_counter()
     try:
@@ -165,8 +165,7 @@ def curve(
     logx = log_x if log_x is not None else (field in _LOG_FIELDS or (values[0] > 0 and values[-1] / values[0] > 100))
     fig = curve_figure(df, base, field, logx=logx, title=_title(base, field, optimal, line_field),
                        group=line_field)
-    for ext in ("png", "pdf"):
-        fig.savefig(out / f"{stem}.{ext}")
+    write_figure(fig, out / stem)
     theory = df[df["kind"].astype(str).str.startswith("theory")]
     n_ok = int(theory["converged"].astype(bool).sum())
     typer.echo(f"done: {n_ok}/{len(theory)} theory points converged"
