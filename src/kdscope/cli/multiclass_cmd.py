@@ -3,6 +3,7 @@
     kdscope multiclass theory --classes 3 --gram hier:0.8 --pi 0.5,0.3,0.2 --alpha 2 --lam-t 0.1 \\
         --student --xi 1 --tau 2 --soft kl --lam-s 0.01 --json
     kdscope multiclass simulate ... --d 500 --seeds 8 --json
+    kdscope multiclass figures [--quick] [--out DIR] [--only mc_gain,mc_tau_star]
 
 print one record: eps_t (eps_s), agreement, M_t, Q_t (M_s, Q_s, Q_ts) as nested lists, b_t (b_s),
 converged, status, iterations, residual, plus the setting, V_*, training loss/error, eps_bayes and
@@ -13,6 +14,7 @@ eps_oracle; ``simulate`` adds a '<key>_se' twin for every observable (its 'itera
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -143,3 +145,43 @@ def simulate(classes: Classes = 3, gram: Gram = "simplex", pi: Pi = None, alpha:
     typer.echo(json.dumps(json_safe(rec)) if json_out else _summary(rec))
     if not rec["converged"]:
         fail(f"multiclass simulate: {rec['status']}.", EXIT_NOT_CONVERGED)
+
+
+@multiclass_app.command("figures")
+def figures(
+    quick: Annotated[bool, typer.Option("--quick", help="Coarse grids: the four figures in a few minutes.")] = False,
+    out: Annotated[Path, typer.Option("--out", help="Output folder (tables, figures, captions, store/).")] = Path(
+        "kdscope-out/multiclass"),
+    only: Annotated[Optional[str], typer.Option("--only", help="Comma-separated figure names (mc_gain, mc_kl_mse, "
+                                                "mc_tau_star, mc_double_descent).")] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="tqdm progress bars.")] = False,
+    debug: DEBUG_OPTION = False,
+) -> None:
+    """Draw the multi-class figures (gain vs geometry and tau, KL vs MSE, tau* vs alpha, double descent)."""
+    import time
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from kdscope.cli.options import out_dir_or_exit
+    from kdscope.multiclass_figures import make_multiclass_figure, multiclass_recipe_names, multiclass_recipes
+    from kdscope.store import ResultStore
+
+    names = multiclass_recipe_names()
+    if only:
+        wanted = [w.strip() for w in only.split(",") if w.strip()]
+        unknown = [w for w in wanted if w not in names]
+        if unknown:
+            fail(f"'--only' names unknown figure(s) {unknown}; known: {', '.join(names)}.", EXIT_INVALID, debug)
+        names = wanted
+    out_dir_or_exit(out, debug)
+    store = ResultStore(out / "store")
+    t0 = time.perf_counter()
+    for r in multiclass_recipes(quick=quick, names=names):
+        t1 = time.perf_counter()
+        typer.echo(f"== {r.name}: {r.title}")
+        df, paths = make_multiclass_figure(r, store, out, quick=quick, progress=progress)
+        typer.echo(f"   {int(df['converged'].sum())}/{len(df)} rows converged in {time.perf_counter() - t1:.1f} s -> "
+                   + ", ".join(str(p) for p in paths[1:]))
+    typer.echo(f"{len(names)} figures in {time.perf_counter() - t0:.0f} s under {out}")
+
