@@ -176,3 +176,18 @@ def test_quick_gain_recipe_converges(tmp_path):
     assert kd[["gain_vs_same_ridge", "gain_vs_best_ridge", GAP_CLOSED]].notna().all().all()
     # a ridge teacher's student never beats the best directly regularised student
     assert (kd["gain_vs_best_ridge"] > -1e-4).all()
+
+
+def test_cli_figures_refuses_unknown_names_and_a_file_as_out(tmp_path):
+    from typer.testing import CliRunner
+
+    from kdscope.cli import app
+
+    runner = CliRunner()
+    bad = runner.invoke(app, ["multiclass", "figures", "--quick", "--only", "mc_gain,nope", "--out", str(tmp_path)])
+    assert bad.exit_code == 2 and "nope" in bad.output
+    f = tmp_path / "file"
+    f.write_text("x")
+    res = runner.invoke(app, ["multiclass", "figures", "--quick", "--only", "mc_gain", "--out", str(f)])
+    assert res.exit_code == 2
+    assert not (tmp_path / "store").exists()
