@@ -159,3 +159,19 @@ def test_peak_memory_is_at_most_three_copies_of_the_data(fields):
         tracemalloc.stop()
     assert rec["converged"] and math.isfinite(rec["V_st"])
     assert peak / (round(s.alpha * d) * d * 8) <= 3.0
+
+
+def test_responses_only_when_asked():
+    """responses=False trains the same learners and leaves every response NaN; cross=False drops V_st only."""
+    s = KD.replace(eta=0.6)
+    full = simulate_once(s, SMALL, 3)
+    bare = simulate_once(s, SMALL, 3, responses=False)
+    no_cross = simulate_once(s, SMALL, 3, cross=False)
+    for key in ("V_t", "V_s", "V_st"):
+        assert math.isfinite(full[key]) and math.isnan(bare[key])
+    assert math.isnan(no_cross["V_st"]) and no_cross["V_s"] == full["V_s"]
+    for key in ("m_t", "q_t", "m_s", "q_s", "b_s", "eps_s", "agreement"):
+        assert bare[key] == full[key]
+    assert bare["converged"] and bare["status"] == "converged"
+    ch = train_chain(s, SMALL, 3, responses=False)
+    assert all(lr.fit.factor is None and lr.fit.H_inv is None for lr in ch.learners)
