@@ -114,7 +114,7 @@ def test_cross_response_matches_finite_differences(rng):
     f0 = fit(Logistic(), y, A, lam_t, d=d, options=opts)
     f1, t = student(f0.w, f0.b)
     c = student_loss.cross(A[:, :d_s] @ f1.w + f1.b, (y, t))
-    v_st = cross_response(A, f0, A[:, :d_s], f1, c, d)
+    v_st = cross_response(A, f0.H_inv, True, A[:, :d_s], f1.H_inv, True, c, d)
     trace = 0.0
     for i in range(d_s):
         e = np.zeros(d)

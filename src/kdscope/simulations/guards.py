@@ -2,8 +2,8 @@
 
 A simulation at dimension d holds the training inputs of every learner once (n = alpha d rows of
 d floats, twice with fresh student samples; scaling and float32 Hessians work on blocks of rows)
-and at most :data:`SQUARE_MATRICES` (d + 1) x (d + 1) arrays (a Hessian factor per learner and one
-work array).  :func:`estimate_bytes` adds these up, with :data:`DATA_COPIES` copies of the inputs
+and at most :data:`SQUARE_MATRICES` (d + 1) x (d + 1) arrays (the inverse Hessian of each learner,
+written over its Cholesky factor, and a float32 preconditioner while a learner trains).  :func:`estimate_bytes` adds these up, with :data:`DATA_COPIES` copies of the inputs
 (the inputs plus room for the blocks), and :func:`check_size` refuses a run above :data:`MAX_SIM_BYTES` (8 GiB, or the
 environment variable ``KDSCOPE_MAX_SIM_BYTES``) with one sentence naming ``d`` and its limit.
 Seeds: at most :data:`MAX_SEEDS`, each an integer >= 0, no duplicates (a repeated seed is the
@@ -24,7 +24,8 @@ MAX_SIM_BYTES = 8 * 2 ** 30
 MAX_SEEDS = 1000
 #: Copies of the input matrix counted by :func:`estimate_bytes`: the inputs, plus 1/8 for blocks of rows.
 DATA_COPIES = 1.125
-#: d x d float64 arrays alive at the peak: the teacher's factor, the student's, one work array.
+#: d x d float64 arrays counted at the peak (teacher's and student's inverse Hessians, plus margin for the
+#: float32 preconditioner and the blocks of rows).
 SQUARE_MATRICES = 3
 
 
@@ -48,8 +49,8 @@ def max_bytes() -> int:
 def estimate_bytes(setting, d: int) -> int:
     """Peak memory of one seed: 8 bytes x (DATA_COPIES x (n_t + fresh n_s) x d + SQUARE_MATRICES x (d + 1)^2).
 
-    Measured by tracemalloc at alpha = 2 (benchmarks/bench_simulations.py): 2.6 x the bytes of the
-    inputs, against 2.6 from this formula.
+    At alpha = 2 this is 2.6 x the bytes of the inputs; tracemalloc measures about 2.3-2.5
+    (benchmarks/bench_simulations.py, tests/simulations/test_simulate.py).
     """
     n = setting.alpha * d
     if setting.alpha_s is not None and setting.generations > 0:

@@ -13,9 +13,8 @@ Cholesky factors overwrite H (LAPACK ``potrf``, lower triangle; the upper triang
 keeps H).  From a factor ``H = L L^T``:
 
 - Newton steps: ``H^-1 g`` by two triangular solves;
-- the response ``Tr([H^-1]_ww) = sum_{j < p} |L^-1 e_j|^2`` (``L^-1`` by LAPACK
-  ``trtri``: no inverse Hessian is formed);
-- products ``H^-1 a_mu`` for blocks of samples (the cross response).
+- the inverse ``H^-1`` written over the factor (LAPACK ``potri``) for the responses
+  V (its trace) and V_st (GEMMs against blocks of samples).
 """
 
 from __future__ import annotations
@@ -112,25 +111,18 @@ def solve(L: np.ndarray, b: np.ndarray) -> np.ndarray:
     return x.astype(np.float64, copy=False)
 
 
-def trace_inverse(L: np.ndarray, p: int) -> float:
-    """``Tr([H^-1]_{:p, :p}) = sum_{j < p} sum_{i >= j} (L^-1)_ij^2`` (one (m, m) work array)."""
-    trtri, = get_lapack_funcs(("trtri",), (L,))
-    Linv, info = trtri(L, lower=1, unitdiag=0, overwrite_c=0)
-    if info != 0:
-        raise LinAlgError(f"trtri failed with info={info}")
-    total = 0.0
-    step = max(16, len(Linv) // 16)
-    for j0 in range(0, p, step):
-        j1 = min(j0 + step, p)
-        total += float(np.sum(np.tril(Linv[j0:j1, j0:j1]) ** 2)) + float(np.sum(Linv[j1:, j0:j1] ** 2))
-    return total
-
-
-def inverse(L: np.ndarray) -> np.ndarray:
-    """The full symmetric ``H^-1`` from the lower factor L (a new (m, m) array; for small problems and tests)."""
+def invert_in_place(L: np.ndarray) -> np.ndarray:
+    """The symmetric ``H^-1`` from the lower factor L, written over L (LAPACK ``potri``, then the
+    lower triangle mirrored into the upper one block by block): no second (m, m) array."""
     potri, = get_lapack_funcs(("potri",), (L,))
-    inv, info = potri(L, lower=1)
+    inv, info = potri(L, lower=1, overwrite_c=1)
     if info != 0:
         raise LinAlgError(f"potri failed with info={info}")
-    inv = np.tril(inv)
-    return inv + np.tril(inv, -1).T
+    m = len(inv)
+    step = max(16, m // 16)
+    for j0 in range(0, m, step):
+        j1 = min(j0 + step, m)
+        block = inv[j0:j1, j0:j1]
+        block[:] = np.tril(block) + np.tril(block, -1).T
+        inv[j0:j1, j1:] = inv[j1:, j0:j1].T
+    return inv

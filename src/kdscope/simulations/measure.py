@@ -21,7 +21,6 @@ import numpy as np
 
 from kdscope.theory import agreement, generalization_error
 
-from . import linalg
 from .linalg import block_rows, design_block
 
 NAN = math.nan
@@ -63,9 +62,9 @@ def pair_observables(w0: np.ndarray, b0: float, w1: np.ndarray, b1: float, z0: n
     return {"q_ts": q_ts, "agreement": float(agr), "mse_train_ts": float(np.mean((z1 - z0) ** 2))}
 
 
-def cross_response(X0: np.ndarray, fit0, X1: np.ndarray, fit1, cross: np.ndarray, d: int,
-                   scale: float = 1.0) -> float:
-    """V_st: the student's response to a field on the teacher's weights, from the two Hessian factors.
+def cross_response(A0: np.ndarray, H0_inv: np.ndarray, bias0: bool, A1: np.ndarray, H1_inv: np.ndarray,
+                   bias1: bool, cross: np.ndarray, d: int, scale: float = 1.0) -> float:
+    """V_st: the student's response to a field on the teacher's weights, from the two inverse Hessians.
 
     A field h added to the teacher's objective (``- h . w_0``) moves the teacher
     by ``H_0^-1 h``; through its training logits the student's stationarity
@@ -77,22 +76,23 @@ def cross_response(X0: np.ndarray, fit0, X1: np.ndarray, fit1, cross: np.ndarray
 
         V_st = -(1/d) sum_mu c_mu (H_1^-1 a1_mu)_S . (H_0^-1 a0_mu)_S
 
-    computed over blocks of samples by triangular solves with the Cholesky factors
-    (no inverse Hessian is formed; 2 n (p0^2 + p1^2) flops).
+    computed over blocks of samples (two GEMMs per block; no (n, p) array).
 
     Parameters
     ----------
-    X0 : (n, d) teacher inputs; X1 : (n, p) student inputs (the first p
-    coordinates).  fit0, fit1 : their :class:`~kdscope.simulations.newton.Fit`,
-    with factors.  cross : (n,) c_mu at the solution.  d : dimension.
-    scale : the factor applied to X0 and X1 in the model (1/sqrt(d) for raw inputs).
+    A0 : (n, d) teacher inputs; A1 : (n, p) student inputs (the first p
+    coordinates).  H0_inv, H1_inv : inverse Hessians (bias last if trained).
+    cross : (n,) c_mu at the solution.  d : dimension.
+    scale : the factor applied to A0 and A1 in the model (1/sqrt(d) for raw inputs).
     """
-    n, p = X1.shape
+    n, p = A1.shape
+    R0 = H0_inv[:, :p]  # rows: teacher weights (+ bias); columns: S
+    R1 = H1_inv[:, :p]
     total = 0.0
     step = block_rows(n)
     for i0 in range(0, n, step):
         rows = slice(i0, min(i0 + step, n))
-        Y0 = linalg.solve(fit0.factor, design_block(X0, scale, rows, fit0.has_bias).T)
-        Y1 = linalg.solve(fit1.factor, design_block(X1, scale, rows, fit1.has_bias).T)
-        total += float(np.dot(np.einsum("ij,ij->j", Y1[:p], Y0[:p]), cross[rows]))
+        P0 = design_block(A0, scale, rows, bias0) @ R0
+        P1 = design_block(A1, scale, rows, bias1) @ R1
+        total += float(np.dot(np.einsum("ij,ij->i", P1, P0), cross[rows]))
     return -total / d

@@ -23,9 +23,9 @@ step with the float64 Cholesky factor: the closed-form linear solve.  Stop:
 is exact whatever precision the preconditioner has.
 
 Response.  When asked, the float64 Hessian at the solution is formed and factored
-once; ``V = Tr([H^-1]_ww) / d`` (the ww block of the inverse is the inverse of the
-Schur complement, i.e. of the Hessian with the bias profiled out) comes from that
-factor without forming the inverse.
+once, and the factor is turned into the inverse in place (LAPACK ``potri``: no second
+(p+1)^2 array); ``V = Tr([H^-1]_ww) / d`` (the ww block of the inverse is the inverse
+of the Schur complement, i.e. of the Hessian with the bias profiled out).
 
 Failure is reported, never hidden:
 
@@ -43,7 +43,6 @@ Failure is reported, never hidden:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
@@ -85,9 +84,9 @@ class Fit:
     w : (p,) weights on the trained coordinates.  b : bias (0 if not trained).
     converged : bool.  status : one of the module's status sentences.
     n_iter : Newton iterations.  grad_norm : final |grad|.
-    factor : lower Cholesky factor (in the lower triangle) of the float64 Hessian at
-        the solution, shape (p + 1, p + 1) with the bias last (or (p, p) without
-        bias); None if not converged or if the response was not asked for.
+    H_inv : inverse Hessian at the solution, shape (p + 1, p + 1) with the bias
+        last (or (p, p) without bias); None if not converged or if the response
+        was not asked for.
     has_bias : whether the bias was trained.
     n_cg : conjugate-gradient iterations.  n_precond : float32 Hessians formed.
     """
@@ -98,23 +97,17 @@ class Fit:
     status: str
     n_iter: int
     grad_norm: float
-    factor: np.ndarray | None
+    H_inv: np.ndarray | None
     has_bias: bool
     n_cg: int = 0
     n_precond: int = 0
 
     def response(self, d: int) -> float:
-        """V = Tr([H^-1]_ww) / d (bias profiled out); NaN without a factor."""
-        return self._trace / d
-
-    @cached_property
-    def _trace(self) -> float:
-        return float("nan") if self.factor is None else linalg.trace_inverse(self.factor, self.w.size)
-
-    @cached_property
-    def H_inv(self) -> np.ndarray | None:
-        """The inverse Hessian at the solution, formed on demand from the factor ((p+1)^2 floats; None without one)."""
-        return None if self.factor is None else linalg.inverse(self.factor)
+        """V = Tr([H^-1]_ww) / d (bias profiled out); NaN if not converged or not asked for."""
+        if self.H_inv is None:
+            return float("nan")
+        p = self.w.size
+        return float(np.trace(self.H_inv[:p, :p]) / d)
 
 
 def trains_bias(loss, bias: bool) -> bool:
@@ -218,7 +211,7 @@ def fit(loss, target, A: np.ndarray, lam: float, *, d: int, bias: bool = True, w
     lam : ridge, >= 0.  d : the dimension (for ``q = |w|^2 / d``).
     bias : train an unregularised bias (see :func:`trains_bias`).
     w_init, b_init : warm start.  options : :class:`FitOptions`.
-    response : factor the float64 Hessian at the solution (for V and the cross
+    response : invert the float64 Hessian at the solution (for V and the cross
         response); without it, no O(n p^2) work is done after convergence (except
         at lam = 0, where the factor decides between a unique and a flat minimiser).
 
@@ -298,4 +291,5 @@ def fit(loss, target, A: np.ndarray, lam: float, *, d: int, bias: bool = True, w
         L, shifted = exact if quadratic else prob.factor(loss.hess(z, target), np.float64)
         if shifted and lam == 0.0:
             status, L = SINGULAR, None
-    return Fit(w, b, status == CONVERGED, status, it, gnorm, L if response else None, with_bias, n_cg, n_precond)
+    H_inv = linalg.invert_in_place(L) if L is not None and response else None
+    return Fit(w, b, status == CONVERGED, status, it, gnorm, H_inv, with_bias, n_cg, n_precond)
