@@ -3,9 +3,11 @@
 A simulation at dimension d holds the training inputs of every learner once (n = alpha d rows of
 d floats, twice with fresh student samples; scaling and float32 Hessians work on blocks of rows)
 and at most :data:`SQUARE_MATRICES` (d + 1) x (d + 1) arrays (the inverse Hessian of each learner,
-written over its Cholesky factor, and a float32 preconditioner while a learner trains).  :func:`estimate_bytes` adds these up, with :data:`DATA_COPIES` copies of the inputs
-(the inputs plus room for the blocks), and :func:`check_size` refuses a run above :data:`MAX_SIM_BYTES` (8 GiB, or the
-environment variable ``KDSCOPE_MAX_SIM_BYTES``) with one sentence naming ``d`` and its limit.
+written over its Cholesky factor, and a float32 preconditioner while a learner trains).
+:func:`estimate_bytes` adds these up, with :data:`DATA_COPIES` copies of the inputs (the inputs
+plus room for the blocks), and :func:`check_size` refuses a run above :data:`MAX_SIM_BYTES`
+(8 GiB, or the environment variable ``KDSCOPE_MAX_SIM_BYTES``) with one sentence naming ``d``
+and its limit.
 Seeds: at most :data:`MAX_SEEDS`, each an integer >= 0, no duplicates (a repeated seed is the
 same sample twice, which would shrink the standard error without new information).
 """
@@ -49,7 +51,7 @@ def max_bytes() -> int:
 def estimate_bytes(setting, d: int) -> int:
     """Peak memory of one seed: 8 bytes x (DATA_COPIES x (n_t + fresh n_s) x d + SQUARE_MATRICES x (d + 1)^2).
 
-    At alpha = 2 this is 2.6 x the bytes of the inputs; tracemalloc measures about 2.3-2.5
+    At alpha = 2 this is 2.6 x the bytes of the inputs; tracemalloc measures 2.25 at d = 4000 and 2.35 at d = 400
     (benchmarks/bench_simulations.py, tests/simulations/test_simulate.py).
     """
     n = setting.alpha * d

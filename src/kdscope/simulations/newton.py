@@ -251,7 +251,7 @@ def fit(loss, target, A: np.ndarray, lam: float, *, d: int, bias: bool = True, w
         else:
             h = loss.hess(z, target)
             if P is None or refresh:
-                P, refresh, n_precond = None, False, n_precond + 1
+                P, refresh, n_precond = None, False, n_precond + 1  # free the old one before forming the next
                 P = prob.factor(h, _preconditioner_dtype(lam, h))[0]
             rel = gnorm / (1.0 + theta_norm)
             rtol = max(min(0.1, np.sqrt(rel)), 0.1 * opts.gtol * (1.0 + theta_norm) / gnorm)
