@@ -87,8 +87,8 @@ def bench_phase(workers: int, full: bool, skip_jax: bool) -> None:
     from kdscope.theory import Setting
     from kdscope.theory.jax_backend import solve_batch_jax
     t0 = time.perf_counter()
-    from kdscope.sweep import _jax_setup
-    _jax_setup()
+    from kdscope.tasks import enable_jax_cache
+    enable_jax_cache()
     solve_batch_jax([Setting(alpha=2.0, rho=0.2, eta=0.5, generations=1, xi=1.0, lam_s=1e-3, lam_t=0.1)])
     print(f"  jax: compilation (K = 1 upstream + K = 2 row, cold cache) {time.perf_counter() - t0:.1f} s per process")
     t, n, ok, _ = _phase(workers, full, "jax", with_gain=False)

@@ -43,7 +43,7 @@ from kdscope.engine import compute
 from kdscope.store import ResultStore
 from kdscope.sweep_spec import (BACKENDS, DERIVED, SimulationSpec, SweepConfigError, SweepSpec, expand_values,
                                 load_sweep)
-from kdscope.tasks import OptimalSearch, Simulation, TheoryLine, _jax_setup  # noqa: F401 (benchmarks)
+from kdscope.tasks import OptimalSearch, Simulation, TheoryLine
 from kdscope.theory import Setting
 
 __all__ = ["SweepSpec", "SimulationSpec", "SweepConfigError", "load_sweep", "sweep", "DERIVED", "BACKENDS",

@@ -28,7 +28,7 @@ from typing import Any
 from kdscope.keys import point_key
 from kdscope.theory import Setting
 
-__all__ = ["TheoryLine", "OptimalSearch", "Simulation", "run_task", "LAM_BOUNDS", "OPTIMAL_KINDS"]
+__all__ = ["TheoryLine", "OptimalSearch", "Simulation", "run_task", "enable_jax_cache", "LAM_BOUNDS", "OPTIMAL_KINDS"]
 
 #: Search interval of an optimal ridge (teacher or student).
 LAM_BOUNDS = (1e-6, 1e2)
@@ -81,7 +81,7 @@ class TheoryLine:
         if self.backend == "jax":
             from kdscope.theory.jax_backend import solve_lines_jax
 
-            _jax_setup()
+            enable_jax_cache()
             return list(solve_lines_jax([list(self.settings)], self.options)[0])
         from kdscope.theory import solve
 
@@ -208,8 +208,14 @@ def run_task(task) -> list[dict]:
     return task.run()
 
 
-def _jax_setup() -> None:
-    """Persistent compilation cache for the JAX backend (``KDSCOPE_JAX_CACHE``, default ~/.cache/kdscope/jax)."""
+def enable_jax_cache() -> None:
+    """Turn on JAX's persistent compilation cache, once per process.
+
+    The folder is ``KDSCOPE_JAX_CACHE`` when set, else ``~/.cache/kdscope/jax``; a cache
+    folder already configured (by the caller or an earlier call) is left as it is.  Every
+    process that solves theory lines with the JAX backend calls it first, so compiled
+    kernels are reused across workers and runs instead of being compiled again (~10 s each).
+    """
     import jax
 
     if not jax.config.jax_compilation_cache_dir:

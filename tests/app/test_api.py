@@ -194,7 +194,8 @@ def test_script_helpers_are_importable():
                                 pick_subset, sim_curve, sim_point, state_from_record, summary_line, theory_curve,
                                 theory_point, thresholds)
     from kdscope.sweep import (BACKENDS, DERIVED, SweepConfigError, SweepSpec, describe, direct_student,  # noqa
-                               load_sweep, resolve_backend, sweep, teacher_alone, _jax_setup)
+                               load_sweep, resolve_backend, sweep, teacher_alone)
+    from kdscope.tasks import enable_jax_cache  # noqa
 
     assert callable(sweep) and callable(compute_curve)
 

@@ -137,3 +137,41 @@ def test_bad_seeds_are_rejected():
 def test_hinge_is_refused_with_a_clear_message():
     with pytest.raises(NotImplementedError, match="loss_t='hinge'"):
         simulate_once(Setting(loss_t="hinge", lam_t=0.1), SMALL, 0)
+
+
+@pytest.mark.parametrize("fields", [dict(), dict(eta=0.5, generations=2)])
+def test_peak_memory_is_at_most_three_copies_of_the_data(fields):
+    """One seed holds its (n, d) inputs once: no scaled or float32 copies, Hessians formed in row blocks.
+
+    The d x d matrices (a factor per learner and one work array) add 3 (d + 1)^2 / (n d) = 1.5 copies at
+    alpha = 2; tracemalloc counts every numpy allocation, so the bound also catches any (n, d) temporary.
+    """
+    import tracemalloc
+
+    s = KD.replace(**fields)
+    d = 400
+    simulate_once(s, SMALL, 0)  # imports and one-time caches outside the measurement
+    tracemalloc.start()
+    try:
+        rec = simulate_once(s, d, 0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert rec["converged"] and math.isfinite(rec["V_st"])
+    assert peak / (round(s.alpha * d) * d * 8) <= 3.0
+
+
+def test_responses_only_when_asked():
+    """responses=False trains the same learners and leaves every response NaN; cross=False drops V_st only."""
+    s = KD.replace(eta=0.6)
+    full = simulate_once(s, SMALL, 3)
+    bare = simulate_once(s, SMALL, 3, responses=False)
+    no_cross = simulate_once(s, SMALL, 3, cross=False)
+    for key in ("V_t", "V_s", "V_st"):
+        assert math.isfinite(full[key]) and math.isnan(bare[key])
+    assert math.isnan(no_cross["V_st"]) and no_cross["V_s"] == full["V_s"]
+    for key in ("m_t", "q_t", "m_s", "q_s", "b_s", "eps_s", "agreement"):
+        assert bare[key] == full[key]
+    assert bare["converged"] and bare["status"] == "converged"
+    ch = train_chain(s, SMALL, 3, responses=False)
+    assert all(lr.fit.H_inv is None for lr in ch.learners)

@@ -46,7 +46,8 @@ class Learner:
         teacher, its logits on the students' samples.
     target : the target its loss saw (labels, or the pair (y~, t)); None for a fixed teacher.
     fit : the :class:`~kdscope.simulations.newton.Fit` (None for a fixed teacher).
-    A : (n, p) its training inputs / sqrt(d) on its p trained coordinates (None for a fixed teacher).
+    X : (n, p) its training inputs x_mu on its p trained coordinates, a view of the
+        samples (the model divides them by sqrt(d) on the fly); None for a fixed teacher.
     """
 
     w: np.ndarray
@@ -54,7 +55,7 @@ class Learner:
     z: np.ndarray
     target: object
     fit: Fit | None
-    A: np.ndarray | None
+    X: np.ndarray | None
 
     @property
     def status(self) -> str:
@@ -120,8 +121,12 @@ def _check_trainable(s: Setting) -> None:
                                   "('logistic', 'square', 'linear') or the theory alone.")
 
 
-def train_chain(setting: Setting, d: int, seed: int, *, options: FitOptions | None = None) -> Chain:
+def train_chain(setting: Setting, d: int, seed: int, *, options: FitOptions | None = None,
+                responses: bool = True) -> Chain:
     """Draw the data of ``setting`` at dimension d with ``default_rng(seed)`` and train every learner.
+
+    ``responses``: factor each learner's Hessian at its solution (for V and V_st);
+    False skips that O(n d^2) work per learner.
 
     Returns
     -------
@@ -133,39 +138,39 @@ def train_chain(setting: Setting, d: int, seed: int, *, options: FitOptions | No
     rng = np.random.default_rng(seed)
     losses = chain_losses(s)
     mu = draw_mean(rng, d, d_s if d_s < d else None)
-    sqd = math.sqrt(d)
+    scale = 1.0 / math.sqrt(d)
 
     def draw(n):
         return draw_samples(rng, mu, n, s.delta, s.rho, s.theta)
+
+    def logits(X, w, b):
+        return scale * (X @ w) + b
 
     if s.teacher in ("bayes", "fixed"):
         m0, q0, b0 = s.teacher_overlaps()
         w0 = fixed_teacher_weights(rng, mu, m0, q0)
         data_s = data_t = draw(n_s)
-        teacher = Learner(w0, b0, data_s.X @ w0 / sqd + b0, None, None, None)
+        teacher = Learner(w0, b0, logits(data_s.X, w0, b0), None, None, None)
     else:
         data_t = draw(n_t)
-        A_t = data_t.X / sqd
-        f0 = fit(losses[0], data_t.y_obs, A_t, s.lam_t, d=d, bias=s.bias, options=options)
-        teacher = Learner(f0.w, f0.b, A_t @ f0.w + f0.b, data_t.y_obs, f0, A_t)
+        f0 = fit(losses[0], data_t.y_obs, data_t.X, s.lam_t, d=d, bias=s.bias, options=options, scale=scale,
+                 response=responses)
+        teacher = Learner(f0.w, f0.b, logits(data_t.X, f0.w, f0.b), data_t.y_obs, f0, data_t.X)
         data_s = draw(n_s) if s.alpha_s is not None else data_t
     learners = [teacher]
     if s.generations > 0:
-        if data_s is data_t and teacher.A is not None:
-            A_s = teacher.A[:, :d_s]
-            t_prev = teacher.z
-        else:
-            A_s = data_s.X[:, :d_s] / sqd
-            t_prev = teacher.z if s.teacher in ("bayes", "fixed") else data_s.X @ teacher.w / sqd + teacher.b
+        X_s = data_s.X[:, :d_s]  # a view: the students' trained coordinates
+        same = data_s is data_t or s.teacher in ("bayes", "fixed")
+        t_prev = teacher.z if same else logits(data_s.X, teacher.w, teacher.b)
         prev = teacher
         for k in range(1, s.n_learners):
             target = (data_s.y_obs, t_prev)
             warm = prev.fit is None or prev.fit.converged
-            fk = fit(losses[k], target, A_s, s.lam_s, d=d, bias=s.bias, options=options,
-                     w_init=prev.w[:d_s] if warm else None, b_init=prev.b if warm else 0.0)
+            fk = fit(losses[k], target, X_s, s.lam_s, d=d, bias=s.bias, options=options, scale=scale,
+                     response=responses, w_init=prev.w[:d_s] if warm else None, b_init=prev.b if warm else 0.0)
             w = np.zeros(d)
             w[:d_s] = fk.w
-            prev = Learner(w, fk.b, A_s @ fk.w + fk.b, target, fk, A_s)
+            prev = Learner(w, fk.b, logits(X_s, fk.w, fk.b), target, fk, X_s)
             learners.append(prev)
             t_prev = prev.z
     return Chain(s, int(d), int(seed), mu, d_s, data_t, data_s, learners, losses)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .linalg import block_rows
+
 
 @dataclass(frozen=True)
 class Samples:
@@ -76,12 +78,21 @@ def draw_samples(rng: np.random.Generator, mu: np.ndarray, n: int, delta: float,
     Returns
     -------
     Samples
+
+    Notes
+    -----
+    X is generated in place: its memory is the (n, d) array itself plus one block
+    of rows, never a second (n, d) temporary.
     """
     d = mu.size
     y = np.where(rng.random(n) < rho, 1.0, -1.0)
-    Z = rng.standard_normal((n, d))
-    X = np.sqrt(delta) * Z
-    X += np.outer(y, mu / np.sqrt(d))
+    X = np.empty((n, d))
+    rng.standard_normal(out=X)  # the same draws as rng.standard_normal((n, d)), in place
+    X *= np.sqrt(delta)
+    shift = mu / np.sqrt(d)
+    step = block_rows(n)
+    for i0 in range(0, n, step):  # X += y mu^T / sqrt(d), one block of rows at a time
+        X[i0:i0 + step] += y[i0:i0 + step, None] * shift
     flip = rng.random(n) < theta
     y_obs = np.where(flip, -y, y)
     return Samples(X, y, y_obs)

@@ -21,6 +21,8 @@ import numpy as np
 
 from kdscope.theory import agreement, generalization_error
 
+from .linalg import block_rows, design_block
+
 NAN = math.nan
 
 
@@ -61,29 +63,36 @@ def pair_observables(w0: np.ndarray, b0: float, w1: np.ndarray, b1: float, z0: n
 
 
 def cross_response(A0: np.ndarray, H0_inv: np.ndarray, bias0: bool, A1: np.ndarray, H1_inv: np.ndarray,
-                   bias1: bool, cross: np.ndarray, d: int) -> float:
-    """V_st: the student's response to a field on the teacher's weights, from the two Hessians.
+                   bias1: bool, cross: np.ndarray, d: int, scale: float = 1.0) -> float:
+    """V_st: the student's response to a field on the teacher's weights, from the two inverse Hessians.
 
     A field h added to the teacher's objective (``- h . w_0``) moves the teacher
     by ``H_0^-1 h``; through its training logits the student's stationarity
     ``grad_1(theta_1, theta_0) = 0`` moves it by
     ``d theta_1 = -H_1^-1 M_10 d theta_0`` with the cross Hessian
     ``M_10 = sum_mu c_mu a1_mu a0_mu^T`` (``c_mu = d^2 loss_1 / dz dt``,
-    ``a_mu = (x_mu / sqrt(d), 1)``).  Trace over the student's support S:
+    ``a_mu = (scale x_mu, 1)``, the 1 only for a trained bias).  Trace over the
+    student's support S:
 
         V_st = -(1/d) sum_mu c_mu (H_1^-1 a1_mu)_S . (H_0^-1 a0_mu)_S
 
+    computed over blocks of samples (two GEMMs per block; no (n, p) array).
+
     Parameters
     ----------
-    A0 : (n, d) teacher inputs / sqrt(d); A1 : (n, p) student inputs (the first
-    p coordinates).  H0_inv, H1_inv : inverse Hessians (bias last if trained).
+    A0 : (n, d) teacher inputs; A1 : (n, p) student inputs (the first p
+    coordinates).  H0_inv, H1_inv : inverse Hessians (bias last if trained).
     cross : (n,) c_mu at the solution.  d : dimension.
+    scale : the factor applied to A0 and A1 in the model (1/sqrt(d) for raw inputs).
     """
-    p = A1.shape[1]
-    P0 = A0 @ H0_inv[:A0.shape[1], :p]
-    if bias0:
-        P0 += H0_inv[-1, :p][None, :]
-    P1 = A1 @ H1_inv[:p, :p]
-    if bias1:
-        P1 += H1_inv[-1, :p][None, :]
-    return float(-np.sum(cross * np.einsum("ij,ij->i", P1, P0)) / d)
+    n, p = A1.shape
+    R0 = H0_inv[:, :p]  # rows: teacher weights (+ bias); columns: S
+    R1 = H1_inv[:, :p]
+    total = 0.0
+    step = block_rows(n)
+    for i0 in range(0, n, step):
+        rows = slice(i0, min(i0 + step, n))
+        P0 = design_block(A0, scale, rows, bias0) @ R0
+        P1 = design_block(A1, scale, rows, bias1) @ R1
+        total += float(np.dot(np.einsum("ij,ij->i", P1, P0), cross[rows]))
+    return -total / d

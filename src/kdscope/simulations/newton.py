@@ -1,17 +1,31 @@
-"""Exact training of one convex learner by damped Newton with a line search.
+"""Exact training of one convex learner: Newton steps solved by preconditioned conjugate gradients.
 
-Objective (DESIGN.md section 1), with ``A = X_S / sqrt(d)`` the inputs on the
-learner's p trained coordinates and ``z = A w + b``:
+Objective (DESIGN.md section 1), with ``A = s X_S`` the inputs on the learner's p
+trained coordinates (``s = 1/sqrt(d)``, applied on the fly, never to a copy of X) and
+``z = A w + b``:
 
     L(w, b) = sum_mu loss(z_mu; target_mu) + lam / 2 |w|^2
 
 gradient ``(A^T l', sum l') + (lam w, 0)``, Hessian
 ``[[A^T diag(l'') A + lam I, A^T l''], [l''^T A, sum l'']]`` (l', l'' the
-derivatives of the loss in z).  Each step solves the Newton system by Cholesky
-(a Levenberg shift ``nu I`` is added only if the Hessian is not numerically
-positive definite) and backtracks on L (Armijo).  Quadratic losses (square,
-linear, logit MSE and their mixes) converge in one step: this is the closed
-form linear solve.  Stop: ``|grad| <= gtol (1 + |(w, b)|)``.
+derivatives of the loss in z; :mod:`.linalg` forms it in row blocks).
+
+Method.  Each Newton system ``H step = -grad`` is solved by conjugate gradients
+with Hessian-vector products (two passes over X, O(n p)), preconditioned by the
+Cholesky factor of a float32 Hessian formed at the starting point and formed again
+only when CG needs many iterations (the curvature moved).  The forcing term
+``min(0.1, sqrt(|grad| / (1 + |(w, b)|)))`` makes the outer iteration
+superlinear; a backtracking (Armijo) line search on L keeps every step a descent.
+Typical cost at d = 1000, n = 2000: one float32 Hessian and 10-25 CG iterations per
+learner.  Quadratic losses (square, linear, logit MSE and their mixes) take one exact
+step with the float64 Cholesky factor: the closed-form linear solve.  Stop:
+``|grad| <= gtol (1 + |(w, b)|)``, the gradient always in float64, so the minimiser
+is exact whatever precision the preconditioner has.
+
+Response.  When asked, the float64 Hessian at the solution is formed and factored
+once, and the factor is turned into the inverse in place (LAPACK ``potri``: no second
+(p+1)^2 array); ``V = Tr([H^-1]_ww) / d`` (the ww block of the inverse is the inverse
+of the Schur complement, i.e. of the Hessian with the bias profiled out).
 
 Failure is reported, never hidden:
 
@@ -24,10 +38,6 @@ Failure is reported, never hidden:
   definite (more weights than constraints, e.g. square loss at alpha < 1): the
   minimiser is not unique and the response V is infinite;
 - ``max_iter``: the iteration budget ran out.
-
-The inverse Hessian at the solution is returned for the response
-``V = Tr([H^-1]_ww) / d`` (the ww block of the inverse is the inverse of the
-Schur complement, i.e. of the Hessian with the bias profiled out).
 """
 
 from __future__ import annotations
@@ -35,9 +45,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import LinAlgError, cho_factor, cho_solve
-from scipy.linalg.lapack import dpotri
-from scipy.optimize import minimize
+
+from . import linalg
 
 CONVERGED = "converged"
 DIVERGED = "diverged: |w|^2/d passed its bound (no finite minimiser; add ridge)"
@@ -56,16 +65,14 @@ class FitOptions:
     gtol : relative gradient tolerance, ``|grad| <= gtol (1 + |(w, b)|)``.
     max_iter : Newton iterations.
     bound : divergence bound on ``q = |w|^2 / d``.
-    warm_iter, warm_rtol : L-BFGS warm-up (O(n p) per iteration) before the
-        Newton phase, stopped when max|grad| fell by the factor warm_rtol or
-        after warm_iter iterations (skipped for quadratic losses).
+    cg_iter : conjugate-gradient iterations per Newton step; a step that needs
+        more than half of them forms the preconditioner again at the next point.
     """
 
     gtol: float = 1e-10
     max_iter: int = 200
     bound: float = 1e8
-    warm_iter: int = 300
-    warm_rtol: float = 1e-4
+    cg_iter: int = 50
 
 
 @dataclass(frozen=True)
@@ -78,8 +85,10 @@ class Fit:
     converged : bool.  status : one of the module's status sentences.
     n_iter : Newton iterations.  grad_norm : final |grad|.
     H_inv : inverse Hessian at the solution, shape (p + 1, p + 1) with the bias
-        last (or (p, p) without bias); None if not converged.
+        last (or (p, p) without bias); None if not converged or if the response
+        was not asked for.
     has_bias : whether the bias was trained.
+    n_cg : conjugate-gradient iterations.  n_precond : float32 Hessians formed.
     """
 
     w: np.ndarray
@@ -90,9 +99,11 @@ class Fit:
     grad_norm: float
     H_inv: np.ndarray | None
     has_bias: bool
+    n_cg: int = 0
+    n_precond: int = 0
 
     def response(self, d: int) -> float:
-        """V = Tr([H^-1]_ww) / d (bias profiled out); NaN if not converged."""
+        """V = Tr([H^-1]_ww) / d (bias profiled out); NaN if not converged or not asked for."""
         if self.H_inv is None:
             return float("nan")
         p = self.w.size
@@ -111,94 +122,98 @@ def trains_bias(loss, bias: bool) -> bool:
     return bool(bias) and not (q is not None and q[0] == 0.0)
 
 
-def _objective(loss, target, A, lam, w, b):
-    z = A @ w + b
-    return float(np.sum(loss.value(z, target)) + 0.5 * lam * np.dot(w, w)), z
+class _Problem:
+    """The objective's pieces on (X, scale): logits, gradient, Hessian products and Hessians."""
+
+    def __init__(self, loss, target, X, scale, lam, with_bias):
+        self.loss, self.target, self.X, self.s, self.lam, self.with_bias = loss, target, X, scale, lam, with_bias
+        self.p = X.shape[1]
+
+    def logits(self, w, b):
+        return self.s * (self.X @ w) + b
+
+    def value(self, z, w):
+        return float(np.sum(self.loss.value(z, self.target)) + 0.5 * self.lam * np.dot(w, w))
+
+    def gradient(self, z, w):
+        l1 = self.loss.grad(z, self.target)
+        gw = self.s * (self.X.T @ l1) + self.lam * w
+        return np.append(gw, l1.sum()) if self.with_bias else gw
+
+    def direction_logits(self, v):
+        """The change of the logits along v = (v_w, v_b): s X v_w + v_b."""
+        return self.logits(v[:self.p], v[self.p] if self.with_bias else 0.0)
+
+    def hess_vec(self, h, v):
+        hu = h * self.direction_logits(v)
+        out = self.s * (self.X.T @ hu) + self.lam * v[:self.p]
+        return np.append(out, hu.sum()) if self.with_bias else out
+
+    def factor(self, h, dtype):
+        """(L, shifted): Cholesky factor of the Hessian with curvatures h, in dtype, shifted if not PD."""
+        def build():
+            return linalg.hessian(self.X, self.s, h, self.lam, self.with_bias, dtype)
+        hint = self.lam + self.s ** 2 * float(np.sum(h)) * float(np.mean(self.X[0] ** 2)) + float(np.mean(h))
+        return linalg.shifted_factor(build, hint)
 
 
-def _hessian(A, h, lam, with_bias):
-    """The Hessian of L; ``A`` may be float32 (a cheaper Newton-phase Hessian)."""
-    p = A.shape[1]
-    B = A * np.sqrt(h).astype(A.dtype)[:, None]
-    Hww = (B.T @ B).astype(float)
-    Hww[np.diag_indices(p)] += lam
-    if not with_bias:
-        return Hww
-    H = np.empty((p + 1, p + 1))
-    H[:p, :p] = Hww
-    H[:p, p] = H[p, :p] = A.T.astype(float) @ h if A.dtype != float else A.T @ h
-    H[p, p] = h.sum()
-    return H
+#: Above this, a curvature or ridge does not fit a float32 preconditioner (float32 overflows at 3.4e38).
+_FLOAT32_MAX_ENTRY = 1e30
 
 
-def _factor(H):
-    """Cholesky of H, with a Levenberg shift if needed. Returns (factor, shifted)."""
-    try:
-        return cho_factor(H, lower=True, check_finite=False), False
-    except LinAlgError:
-        pass
-    scale = max(float(np.mean(np.abs(np.diag(H)))), 1e-300)
-    nu = 1e-12 * scale
-    while nu < 1e12 * scale:
-        try:
-            return cho_factor(H + nu * np.eye(len(H)), lower=True, check_finite=False), True
-        except LinAlgError:
-            nu *= 100.0
-    raise LinAlgError("Hessian could not be factorised even with a large shift")
+def _preconditioner_dtype(lam, h):
+    """float32 (half the cost of the Hessian) unless the ridge or a curvature would overflow it."""
+    return np.float32 if lam < _FLOAT32_MAX_ENTRY and float(np.max(h, initial=0.0)) < _FLOAT32_MAX_ENTRY \
+        else np.float64
 
 
-def _inverse(factor):
-    c, lower = factor
-    inv, info = dpotri(c, lower=lower)
-    if info != 0:
-        raise LinAlgError(f"dpotri failed with info={info}")
-    inv = np.tril(inv) if lower else np.triu(inv)
-    return inv + inv.T - np.diag(np.diag(inv))
+def _pcg(prob, h, g, P, rtol, maxiter):
+    """Solve ``H x = -g`` by flexible preconditioned CG (preconditioner: solves with factor P).
 
-
-def _warm_up(loss, target, A, lam, w, b, with_bias, opts):
-    """A few L-BFGS iterations (O(n p) each) to bring (w, b) near the minimiser."""
-    p = A.shape[1]
-
-    def fun(theta):
-        wt = theta[:p]
-        bt = theta[p] if with_bias else 0.0
-        z = A @ wt + bt
-        l1 = loss.grad(z, target)
-        gw = A.T @ l1 + lam * wt
-        g = np.append(gw, l1.sum()) if with_bias else gw
-        return float(np.sum(loss.value(z, target)) + 0.5 * lam * np.dot(wt, wt)), g
-
-    theta0 = np.append(w, b) if with_bias else w.copy()
-    g0 = fun(theta0)[1]
-    gtol = opts.warm_rtol * float(np.max(np.abs(g0)))
-    with np.errstate(over="ignore"):
-        res = minimize(fun, theta0, jac=True, method="L-BFGS-B",
-                       options={"maxiter": opts.warm_iter, "gtol": gtol, "ftol": 0.0, "maxcor": 20})
-    if not np.all(np.isfinite(res.x)):
-        return w, b
-    return res.x[:p].copy(), (float(res.x[p]) if with_bias else 0.0)
+    Returns (x, iterations, ok); ok is False if the tolerance ``|r| <= rtol |g|`` was
+    not met in maxiter iterations or the curvature along a direction was not positive.
+    """
+    x = np.zeros_like(g)
+    r = -g
+    y = linalg.solve(P, r)
+    d = y.copy()
+    ry = float(np.dot(r, y))
+    target = rtol * float(np.sqrt(np.dot(g, g)))
+    for k in range(1, maxiter + 1):
+        Hd = prob.hess_vec(h, d)
+        dHd = float(np.dot(d, Hd))
+        if not dHd > 0.0:
+            return x if k > 1 else y, k, False
+        a = ry / dHd
+        x += a * d
+        r_new = r - a * Hd
+        if np.sqrt(np.dot(r_new, r_new)) <= target:
+            return x, k, True
+        y_new = linalg.solve(P, r_new)
+        beta = float(np.dot(y_new, r_new - r)) / ry
+        ry = float(np.dot(y_new, r_new))
+        d = y_new + max(beta, 0.0) * d
+        r = r_new
+    return x, maxiter, False
 
 
 def fit(loss, target, A: np.ndarray, lam: float, *, d: int, bias: bool = True, w_init: np.ndarray | None = None,
-        b_init: float = 0.0, options: FitOptions | None = None) -> Fit:
-    """Minimise ``sum_mu loss(A w + b; target) + lam/2 |w|^2`` exactly.
-
-    Three phases: an L-BFGS warm-up (cheap, O(n p) per iteration; skipped for
-    quadratic losses); Newton steps with a float32-accumulated Hessian whose
-    factorisation is reused while the gradient contracts by 10x per step (the
-    gradient is float64, so the fixed point is exact); the float64 Hessian at
-    the solution for the response V (for quadratic losses the Hessian is
-    constant and one float64 factorisation serves all).
+        b_init: float = 0.0, options: FitOptions | None = None, scale: float = 1.0, response: bool = True) -> Fit:
+    """Minimise ``sum_mu loss(scale A w + b; target) + lam/2 |w|^2`` exactly.
 
     Parameters
     ----------
     loss : a loss of ``kdscope.theory.losses`` (``value``, ``grad``, ``hess``
         vectorised in z).  target : its target (labels, or the pair (y, t)).
-    A : (n, p) inputs on the trained coordinates, already divided by sqrt(d).
+    A : (n, p) inputs on the trained coordinates (may be a column view; it is
+        never copied whole).  scale : the factor applied to A (1/sqrt(d) for raw
+        inputs; 1 when A is already divided by sqrt(d)).
     lam : ridge, >= 0.  d : the dimension (for ``q = |w|^2 / d``).
     bias : train an unregularised bias (see :func:`trains_bias`).
     w_init, b_init : warm start.  options : :class:`FitOptions`.
+    response : invert the float64 Hessian at the solution (for V and the cross
+        response); without it, no O(n p^2) work is done after convergence (except
+        at lam = 0, where the factor decides between a unique and a flat minimiser).
 
     Returns
     -------
@@ -208,20 +223,18 @@ def fit(loss, target, A: np.ndarray, lam: float, *, d: int, bias: bool = True, w
     n, p = A.shape
     with_bias = trains_bias(loss, bias)
     quadratic = getattr(loss, "quadratic", None) is not None
+    prob = _Problem(loss, target, A, float(scale), float(lam), with_bias)
     w = np.zeros(p) if w_init is None else np.array(w_init, dtype=float)
     b = float(b_init) if with_bias else 0.0
-    if not quadratic and opts.warm_iter > 0:
-        w, b = _warm_up(loss, target, A, lam, w, b, with_bias, opts)
-    A_newton = A if quadratic else A.astype(np.float32)
-    F, z = _objective(loss, target, A, lam, w, b)
-    fact, refresh = None, True
+    z = prob.logits(w, b)
+    F = prob.value(z, w)
+    exact = prob.factor(loss.hess(z, target), np.float64) if quadratic else None  # constant Hessian
+    P, refresh, n_cg, n_precond = None, True, 0, 0
     status, gnorm, it = MAX_ITER, np.inf, 0
     for it in range(opts.max_iter + 1):
-        l1 = loss.grad(z, target)
-        gw = A.T @ l1 + lam * w
-        g = np.append(gw, l1.sum()) if with_bias else gw
+        g = prob.gradient(z, w)
         theta_norm = np.sqrt(np.dot(w, w) + b * b)
-        g_prev, gnorm = gnorm, float(np.sqrt(np.dot(g, g)))
+        gnorm = float(np.sqrt(np.dot(g, g)))
         if not (np.isfinite(gnorm) and np.isfinite(F)):
             status = NON_FINITE
             break
@@ -233,40 +246,50 @@ def fit(loss, target, A: np.ndarray, lam: float, *, d: int, bias: bool = True, w
             break
         if it == opts.max_iter:
             break
-        if fact is None or refresh or gnorm > 0.1 * g_prev:
-            fact = _factor(_hessian(A_newton, loss.hess(z, target), lam, with_bias))
-        step = -cho_solve(fact[0], g, check_finite=False)
+        if quadratic:
+            step = -linalg.solve(exact[0], g)
+        else:
+            h = loss.hess(z, target)
+            if P is None or refresh:
+                P, refresh, n_precond = None, False, n_precond + 1  # free the old one before forming the next
+                P = prob.factor(h, _preconditioner_dtype(lam, h))[0]
+            rel = gnorm / (1.0 + theta_norm)
+            rtol = max(min(0.1, np.sqrt(rel)), 0.1 * opts.gtol * (1.0 + theta_norm) / gnorm)
+            step, k, ok = _pcg(prob, h, g, P, rtol, opts.cg_iter)
+            n_cg += k
+            refresh = not ok or k > opts.cg_iter // 2
         slope = float(np.dot(g, step))
-        if slope >= 0:  # a stale factorisation gave no descent direction: refresh and retry
-            fact = _factor(_hessian(A_newton, loss.hess(z, target), lam, with_bias))
-            step = -cho_solve(fact[0], g, check_finite=False)
+        if not slope < 0.0:  # no descent direction: the preconditioned gradient always is one
+            step = -linalg.solve(exact[0] if quadratic else P, g)
             slope = float(np.dot(g, step))
+            refresh = True
+        dz = prob.direction_logits(step)
         t = 1.0
         while True:
             w_new = w + t * step[:p]
             b_new = b + t * step[p] if with_bias else 0.0
             with np.errstate(over="ignore"):
-                F_new, z_new = _objective(loss, target, A, lam, w_new, b_new)
+                F_new = prob.value(z + t * dz, w_new)
             below_rounding = -slope * t <= 1e-13 * (1.0 + abs(F))
             if np.isfinite(F_new) and (F_new <= F + 1e-4 * t * slope or below_rounding):
                 break
             t *= 0.5
             if t < 1e-20:
                 break
-        refresh = t < 1.0
-        w, b, F, z = w_new, b_new, F_new, z_new
-    H_inv = None
+        w, b = w_new, b_new
+        z = prob.logits(w, b)  # exact logits (no drift from the line search's z + t dz)
+        F = prob.value(z, w)
+    P = None
     if status == CONVERGED and lam == 0.0:
-        F2, _ = _objective(loss, target, A, lam, 2.0 * w, 2.0 * b)
+        F2 = prob.value(prob.logits(2.0 * w, 2.0 * b), 2.0 * w)
         if F2 < 0.5 * F:
             # At a genuine minimiser F(2 theta) >= F(theta) - |grad| |theta| (convexity along the ray);
             # F(2 theta) < F(theta) / 2 means the loss is ~0 and still falling: separated training set.
             status = SEPARABLE
-    if status == CONVERGED:
-        if not quadratic or A_newton is not A or fact is None:
-            fact = _factor(_hessian(A, loss.hess(z, target), lam, with_bias))
-        if fact[1] and lam == 0.0:
-            status = SINGULAR
-        else:
-            H_inv = _inverse(fact[0])
-    return Fit(w, b, status == CONVERGED, status, it, gnorm, H_inv, with_bias)
+    L = None
+    if status == CONVERGED and (response or lam == 0.0):
+        L, shifted = exact if quadratic else prob.factor(loss.hess(z, target), np.float64)
+        if shifted and lam == 0.0:
+            status, L = SINGULAR, None
+    H_inv = linalg.invert_in_place(L) if L is not None and response else None
+    return Fit(w, b, status == CONVERGED, status, it, gnorm, H_inv, with_bias, n_cg, n_precond)

@@ -29,7 +29,7 @@ META = ("d", "seed", "converged", "status", "seconds")
 
 
 def simulate_once(setting: Setting, d: int, seed: int, *, options: FitOptions | None = None,
-                  cross: bool = True) -> dict:
+                  cross: bool = True, responses: bool = True) -> dict:
     """One finite-size sample of ``setting`` at dimension d (protocol: :mod:`.chain`).
 
     Parameters
@@ -37,8 +37,12 @@ def simulate_once(setting: Setting, d: int, seed: int, *, options: FitOptions | 
     setting : the problem.  d : dimension (integer >= 2).
     seed : seeds ``np.random.default_rng(seed)``; the run is reproducible.
     options : Newton options (:class:`kdscope.simulations.newton.FitOptions`).
-    cross : also measure the cross response V_st (two extra (n, d) x (d, d_s)
-        products; ERM teacher on the same samples only, else NaN).
+    cross : also measure the cross response V_st (GEMMs of the samples with the
+        two inverse Hessians, about the cost of one more Hessian; ERM teacher on
+        the same samples only, else NaN).
+    responses : measure the responses V (and V_st): one float64 Hessian formed
+        and inverted per learner at its solution.  False leaves V_* and V_st NaN
+        and trains only (about half the time at alpha = 2).
 
     Returns
     -------
@@ -51,7 +55,7 @@ def simulate_once(setting: Setting, d: int, seed: int, *, options: FitOptions | 
     """
     t0 = time.perf_counter()
     check_size(setting, d)
-    ch = train_chain(setting, d, seed, options=options)
+    ch = train_chain(setting, d, seed, options=options, responses=responses)
     rec = dict(setting.to_dict())
     rec["d"], rec["seed"] = int(d), int(seed)
     rec.update(chain_observables(ch, cross=cross))
@@ -86,9 +90,10 @@ def chain_observables(ch: Chain, cross: bool = True) -> dict:
         t_on_s = st.target[1]  # the teacher's logits on the students' samples
         out.update(pair_observables(t.w, t.b, st.w, st.b, t_on_s, st.z, obs[0], obs[1], s.delta, s.rho))
         out["V_st"] = NAN
-        if cross and ch.same_samples and t.fit.converged and st.fit.converged:
+        if cross and ch.same_samples and t.fit.H_inv is not None and st.fit.H_inv is not None:
             c = np.broadcast_to(np.asarray(ch.losses[1].cross(st.z, st.target), dtype=float), st.z.shape)
-            out["V_st"] = cross_response(t.A, t.fit.H_inv, t.fit.has_bias, st.A, st.fit.H_inv, st.fit.has_bias, c, d)
+            out["V_st"] = cross_response(t.X, t.fit.H_inv, t.fit.has_bias, st.X, st.fit.H_inv, st.fit.has_bias, c, d,
+                                         scale=1.0 / math.sqrt(d))
         alpha_s = s.alpha_s if s.alpha_s is not None else s.alpha
         out["eps_bayes_s"] = bayes_error(alpha_s / s.eta, s.delta / s.eta, s.rho)
     out["eps_bayes"] = bayes_error(s.alpha, s.delta, s.rho)
