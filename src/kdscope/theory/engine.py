@@ -28,7 +28,8 @@ from .observables import agreement, generalization_error
 from .options import SolverOptions
 from .quadrature import label_measure, max_order
 from .records import SaddlePoint, failed_point
-from .rs_map import RowProblem, conjugates, evaluate
+from . import numpy_map
+from .rs_map import RowProblem, conjugates
 from .setting import Setting
 from .state import State, from_solver, is_valid, norm
 from .train_error import train_error_last
@@ -101,7 +102,7 @@ def quadrature_error(task: RowTask, x: np.ndarray, finer: int) -> float:
     K = task.problem.K
     p = dataclasses.replace(task.problem, measure=label_measure(K, task.setting.rho, task.setting.theta, finer))
     with np.errstate(over="ignore", under="ignore"):
-        y, _, bad = evaluate(p, x, None, task.frozen)
+        y, _, bad = numpy_map.evaluate(p, x, None, task.frozen)
     if bad or not np.all(np.isfinite(y)):
         return math.inf
     m0, Q0, V0, _ = from_solver(x, K)
@@ -142,7 +143,7 @@ class NumpyEngine(AbstractEngine):
         h0 = np.full((K, t.problem.measure.w.size), np.nan)
 
         def F(x, h):
-            return evaluate(t.problem, x, h, t.frozen)
+            return numpy_map.evaluate(t.problem, x, h, t.frozen)
 
         # overflow of exp in a far transient is harmless (the iterate is rejected or flagged as diverged)
         with np.errstate(over="ignore", under="ignore"):
