@@ -120,3 +120,17 @@ def test_numpy_prox_equals_the_traced_prox():
             h_jax = np.asarray(traced(jnp.asarray(s), jnp.asarray(v), jt))
             assert np.max(np.abs(h_np - h_jax) / (1.0 + np.abs(h_np))) < 1e-12
     assert Hinge().prox(s, 1.0, y).shape == s.shape
+
+
+def test_bivariate_normal_cdf_equals_genz():
+    from scipy.stats import multivariate_normal
+
+    from kdscope.theory.observables import bivariate_normal_cdf
+    rng = np.random.default_rng(5)
+    for i in range(60):
+        h, k = rng.normal(scale=2.0, size=2)
+        h = 0.0 if i % 7 == 0 else h
+        k = 0.0 if i % 11 == 0 else k
+        r = float(rng.uniform(-0.999, 0.999))
+        ref = float(multivariate_normal(mean=[0, 0], cov=[[1, r], [r, 1]]).cdf([h, k]))
+        assert bivariate_normal_cdf(float(h), float(k), r) == pytest.approx(ref, abs=1e-12)

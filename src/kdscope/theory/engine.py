@@ -167,8 +167,14 @@ def stationary(Ef, Eff, K: int, fixed_teacher: bool, rtol: float = 1e-6) -> bool
     return bool(abs(Ef[a]) <= rtol * np.sqrt(Eff[a, a]) + 1e-8)
 
 
-def finish(task: RowTask, r: RowResult, opts: SolverOptions) -> SaddlePoint:
-    """The SaddlePoint of a row's result: observables at the solution (NumPy), or the failure."""
+def finish(task: RowTask, r: RowResult, opts: SolverOptions, control: SolverOptions | None = None) -> SaddlePoint:
+    """The SaddlePoint of a row's result: observables at the solution (NumPy), or the failure.
+
+    ``control``: the options of an automatic accuracy control (``order=None``).  A
+    solution whose quadrature error estimate exceeds ``control.quad_tol`` is
+    then returned without its observables (NaN): the driver solves it again at
+    a higher order, and only the accepted order pays for them.
+    """
     s, p = task.setting, task.problem
     K = s.n_learners
     order = task.order
@@ -182,6 +188,10 @@ def finish(task: RowTask, r: RowResult, opts: SolverOptions) -> SaddlePoint:
                             order)
     quad_err = quadrature_error(task, r.x, next_order(order, max_order(K)))
     m_hat, Q_hat, V_hat = conjugates(p, ch)
+    if control is not None and not quad_err <= control.quad_tol:
+        nan = np.full(K, np.nan)
+        return SaddlePoint(s, st, m_hat, Q_hat, V_hat, Status.CONVERGED, r.residual, r.n_iter, r.seconds, nan, nan,
+                           nan, np.full((K, K), np.nan), math.nan, None, "", order, quad_err)
     eps = np.array([generalization_error(st.m[a], st.Q[a, a], st.b[a], s.delta, s.rho) for a in range(K)])
     eps_train, loss_train = np.array(ch.train_err, dtype=float), np.array(ch.train_loss, dtype=float)
     if K >= 2:
