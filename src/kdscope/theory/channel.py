@@ -66,7 +66,8 @@ class Chain:
     """The chain at the quadrature points (lists over learners of arrays over points).
 
     h, f, s : prox outputs, forces, prox centres (s[0] is None for a fixed teacher);
-    J[a][c] = d f_a / d omega_c and dS[a][c] = d s_a / d omega_c for c <= a.
+    J[a][c] = d f_a / d omega_c and dS[a][c] = d s_a / d omega_c for c <= a;
+    dprox[a] : (dh_a/ds_a, dh_a/dh_{a-1}, v_a = delta V_aa) of the prox (None for a fixed teacher).
     """
 
     h: list
@@ -74,12 +75,29 @@ class Chain:
     s: list
     J: list
     dS: list
+    dprox: list | None = None
+
+
+def predicted_start(prev: Chain, a: int, s, v, h_up):
+    """A Newton starting point for learner a's prox from the previous evaluation's chain (first order).
+
+    Differentiating the prox condition (h - s) + v loss'(h; t) = 0 (with loss' = -f):
+    dh = dh/ds (ds + f dv) + dh/dt dt, so h ~ h_prev + dh/ds (s - s_prev + f_prev (v - v_prev))
+    + dh/dt (h_{a-1} - h_{a-1, prev}).  The prox result does not depend on the start (beyond
+    its tolerance); a good start saves Newton steps along a converging fixed-point iteration.
+    """
+    dh_ds, dh_dt, v_prev = prev.dprox[a]
+    h0 = prev.h[a] + dh_ds * ((s - prev.s[a]) + prev.f[a] * (v - v_prev))
+    if a > 0:
+        h0 = h0 + dh_dt * (h_up - prev.h[a - 1])
+    return h0
 
 
 def forward(losses, m, V, b, delta, measure: Measure, L, fixed_teacher: bool, warm=None) -> Chain:
     """Run the chain of proxes at the quadrature points (module docstring).
 
-    ``warm``: optional (K, P) prox outputs of a previous evaluation (Newton starting points).
+    ``warm``: optional (K, P) prox outputs of a previous evaluation (Newton starting points),
+    or (NumPy) the previous evaluation's :class:`Chain`, from which :func:`predicted_start` extrapolates.
     """
     xp = kernel_of(m, V, L, measure.w).xp
     K = len(losses)
@@ -90,6 +108,7 @@ def forward(losses, m, V, b, delta, measure: Measure, L, fixed_teacher: bool, wa
     J = [[None] * K for _ in range(K)]
     dH = [[None] * K for _ in range(K)]
     dS = [[None] * K for _ in range(K)]
+    dprox = [None] * K
     zero = xp.zeros_like(y)
     for a in range(K):
         omega = y * m[a] + b[a] + sd * g[a]
@@ -103,9 +122,14 @@ def forward(losses, m, V, b, delta, measure: Measure, L, fixed_teacher: bool, wa
         s_all[a] = s
         v = delta * V[a, a]
         tgt = target(a, y_obs, h[a - 1] if a > 0 else None)
-        h[a] = losses[a].prox(s, v, tgt, None if warm is None else warm[a])
+        if isinstance(warm, Chain):
+            h0 = predicted_start(warm, a, s, v, h[a - 1] if a > 0 else None)
+        else:
+            h0 = None if warm is None else warm[a]
+        h[a] = losses[a].prox(s, v, tgt, h0)
         f[a] = (h[a] - s) / v
         dh_ds, dh_dt = losses[a].dprox(h[a], s, v, tgt)
+        dprox[a] = (dh_ds, dh_dt, v)
         for c in range(a + 1):
             ds = 1.0 if c == a else 0.0
             for e in range(c, a):
@@ -116,7 +140,7 @@ def forward(losses, m, V, b, delta, measure: Measure, L, fixed_teacher: bool, wa
                 dh = dh + dh_dt * dH[a - 1][c]
             dH[a][c] = dh
             J[a][c] = (dh - ds) / v
-    return Chain(h, f, s_all, J, dS)
+    return Chain(h, f, s_all, J, dS, dprox)
 
 
 def channel_averages(losses, m, Q, V, b, delta: float, measure: Measure, fixed_teacher: bool = False,

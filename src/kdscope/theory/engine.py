@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .channel import channel_averages
+from .channel import Chain, channel_averages
 from .fixed_point import DIVERGED, NON_FINITE, STATUS_OF_CODE, Status, iterate_with_fallback
 from .kernel import NUMPY
 from .losses import chain_losses
@@ -57,6 +57,7 @@ class RowResult:
     n_iter: int
     seconds: float
     detail: str = ""
+    chain: object = None
 
 
 #: The Gauss-Hermite error of the map falls at least like order^-ORDER_POWER (measured at large-norm
@@ -112,7 +113,7 @@ def quadrature_error(task: RowTask, x: np.ndarray, finer: int) -> float:
                      np.max(np.abs(V1 - V0) / np.outer(dv, dv))))
 
 
-def result_of(x, code: int, residual: float, n_iter: int, seconds: float, K: int) -> RowResult:
+def result_of(x, code: int, residual: float, n_iter: int, seconds: float, K: int, chain=None) -> RowResult:
     """A RowResult from the iteration's raw outputs (status code, with a detail sentence)."""
     status = STATUS_OF_CODE[int(code)]
     detail = ""
@@ -120,7 +121,7 @@ def result_of(x, code: int, residual: float, n_iter: int, seconds: float, K: int
         detail = f"at iteration {int(n_iter)}"
     elif code == DIVERGED:
         detail = f"norm {float(norm(np.asarray(x), K)):.3g} after {int(n_iter)} iterations"
-    return RowResult(np.asarray(x, dtype=float), status, float(residual), int(n_iter), seconds, detail)
+    return RowResult(np.asarray(x, dtype=float), status, float(residual), int(n_iter), seconds, detail, chain)
 
 
 class AbstractEngine:
@@ -139,17 +140,20 @@ class NumpyEngine(AbstractEngine):
     @staticmethod
     def _one(t: RowTask, options: SolverOptions) -> RowResult:
         t0 = time.perf_counter()
-        K = t.problem.K
-        h0 = np.full((K, t.problem.measure.w.size), np.nan)
-
-        def F(x, h):
-            return numpy_map.evaluate(t.problem, x, h, t.frozen)
-
         # overflow of exp in a far transient is harmless (the iterate is rejected or flagged as diverged)
         with np.errstate(over="ignore", under="ignore"):
-            x, code, res, it, _ = iterate_with_fallback(NUMPY, F, t.x0, h0, options.fixed_point(),
-                                                        lambda Y: is_valid(Y, K), lambda y: norm(y, K))
-        return result_of(x, code, res, it, time.perf_counter() - t0, K)
+            x, code, res, it, chain = _iterate(t.problem, t.x0, t.frozen, options.fixed_point())
+        return result_of(x, code, res, it, time.perf_counter() - t0, t.problem.K, chain)
+
+
+def _iterate(p: RowProblem, x0, frozen, fp):
+    """Anderson iteration of the NumPy map of ``p`` from x0: (x, code, residual, iterations, last chain)."""
+    K = p.K
+
+    def F(x, h):
+        return numpy_map.evaluate_chain(p, x, h, frozen)
+
+    return iterate_with_fallback(NUMPY, F, x0, None, fp, lambda Y: is_valid(Y, K), lambda y: norm(y, K))
 
 
 NUMPY_ENGINE = NumpyEngine()
@@ -182,7 +186,8 @@ def finish(task: RowTask, r: RowResult, opts: SolverOptions, control: SolverOpti
         return failed_point(s, r.status, r.residual, r.n_iter, r.seconds, r.detail, order)
     st = State.from_solver(r.x, K)
     fixed = p.fixed is not None
-    ch = channel_averages(p.losses, st.m, st.Q, st.V, st.b, s.delta, p.measure, fixed, with_train=True)
+    warm = np.stack(r.chain.h) if isinstance(r.chain, Chain) else None  # the proxes at the solution
+    ch = channel_averages(p.losses, st.m, st.Q, st.V, st.b, s.delta, p.measure, fixed, with_train=True, warm=warm)
     if s.bias and not stationary(ch.Ef, ch.Eff, K, fixed):
         return failed_point(s, Status.NOT_STATIONARY, r.residual, r.n_iter, r.seconds, f"E[f] = {ch.Ef.tolist()}",
                             order)

@@ -73,6 +73,11 @@ class FixedPointOptions:
     growth_factor: float = 1e3
 
 
+#: Tikhonov regularisation of the Anderson least squares, relative to the size of the history
+#: (scale-free: near a fixed point the differences are tiny, and an absolute floor would switch mixing off).
+ANDERSON_REG = 1e-12
+
+
 def _halvings(damping: float) -> np.ndarray:
     """The shrinking plain steps damping, damping/2, ... down to 1e-6 (then one more)."""
     steps = []
@@ -150,7 +155,7 @@ def iterate(k: AbstractKernel, F: Callable, x0, h0, options: FixedPointOptions, 
         act = (cols < cnt) * 1.0
         Gm = (dG * act[:, None]).T   # (n, mem)
         Xm = (dX * act[:, None]).T
-        reg = 1e-12 * xp.maximum(1.0, xp.sum(Gm * Gm))
+        reg = ANDERSON_REG * xp.maximum(xp.sum(Gm * Gm), 1e-300)
         M = Gm.T @ Gm + reg * xp.eye(mem) + xp.diag(1.0 - act)
         gamma = xp.linalg.solve(M, Gm.T @ g)
         anderson = x + beta * g - (Xm + beta * Gm) @ gamma
@@ -234,7 +239,7 @@ def _iterate_concrete(F: Callable, x0, h0, options: FixedPointOptions, valid: Ca
         proposal, plain_ok = plain, None
         if cnt > 0:
             Gm, Xm = dG[:cnt].T, dX[:cnt].T   # the filled slots (n, cnt)
-            reg = 1e-12 * max(1.0, float(np.sum(Gm * Gm)))
+            reg = ANDERSON_REG * max(float(np.sum(Gm * Gm)), 1e-300)
             gamma = np.linalg.solve(Gm.T @ Gm + reg * np.eye(cnt), Gm.T @ g)
             anderson = x + beta * g - (Xm + beta * Gm) @ gamma
             ok = valid(np.stack([anderson, plain]))
@@ -276,10 +281,13 @@ def iterate_with_fallback(k: AbstractKernel, F: Callable, x0, h0, options: Fixed
     x, status, res, it, h = iterate(k, F, x0, h0, options, valid, norm, first)
     if options.memory == 0 or budget - first <= 0 or (k.concrete and status == CONVERGED):
         return x, status, res, it, h
-    again = status != CONVERGED
     plain = FixedPointOptions(tol=options.tol, max_iter=budget, damping=FALLBACK_DAMPING, memory=0,
                               bound=options.bound, growth_window=options.growth_window,
                               growth_factor=options.growth_factor)
+    if k.concrete:  # (the cache h may be any object here: no ``where`` over it)
+        x2, status2, res2, it2, h2 = iterate(k, F, x0, h, plain, valid, norm, budget - it)
+        return x2, status2, res2, it + it2, h2
+    again = status != CONVERGED
     x2, status2, res2, it2, h2 = iterate(k, F, x0, h, plain, valid, norm, budget - it, again)
     return (xp.where(again, x2, x), xp.where(again, status2, status), xp.where(again, res2, res),
             xp.where(again, it + it2, it), xp.where(again, h2, h))
