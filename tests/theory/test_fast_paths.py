@@ -134,3 +134,12 @@ def test_bivariate_normal_cdf_equals_genz():
         r = float(rng.uniform(-0.999, 0.999))
         ref = float(multivariate_normal(mean=[0, 0], cov=[[1, r], [r, 1]]).cdf([h, k]))
         assert bivariate_normal_cdf(float(h), float(k), r) == pytest.approx(ref, abs=1e-12)
+
+
+def test_observables_at_the_largest_order_without_a_finer_rule():
+    # K = 3 reaches order 62, the largest whose grid fits (no finer rule, no estimate for the last row):
+    # the point is still finished with every observable (the estimate is the upstream blocks')
+    from kdscope.theory import solve
+    sp = solve(Setting(alpha=2.0, lam_t=0.1, generations=2, xi=1.0, lam_s=0.01))
+    assert sp.converged and sp.order == 62
+    assert np.all(np.isfinite(sp.eps_train)) and np.all(np.isfinite(sp.loss_train))

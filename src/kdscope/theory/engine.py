@@ -193,7 +193,7 @@ def finish(task: RowTask, r: RowResult, opts: SolverOptions, control: SolverOpti
                             order)
     quad_err = quadrature_error(task, r.x, next_order(order, max_order(K)))
     m_hat, Q_hat, V_hat = conjugates(p, ch)
-    if control is not None and not quad_err <= control.quad_tol:
+    if control is not None and quad_err > control.quad_tol:  # (NaN: no finer rule allowed, nothing to decide)
         nan = np.full(K, np.nan)
         return SaddlePoint(s, st, m_hat, Q_hat, V_hat, Status.CONVERGED, r.residual, r.n_iter, r.seconds, nan, nan,
                            nan, np.full((K, K), np.nan), math.nan, None, "", order, quad_err)

@@ -88,9 +88,10 @@ def _newton_prox_numpy(loss, s, v, target, h0=None):
     """:func:`newton_prox` for concrete NumPy arrays: the same steps, written as a plain loop.
 
     The traced version must run every step on every node (``xp.where``); here
-    the loop stops at the same iteration and returns the same values, with a
-    third fewer array operations per step (scalars stay scalars, the stopping
-    tests are decided as soon as they are known).
+    the loop stops as soon as every node has converged, the parts of the
+    tolerances that depend on s only are computed once, the bracket is updated
+    in place, and the machine-precision bracket test (which only decides when
+    rounding stalls Newton) is made from the fourth step on.
     """
     s = np.asarray(s, dtype=float)
     grad_hess = loss.at_target(target)
@@ -102,24 +103,29 @@ def _newton_prox_numpy(loss, s, v, target, h0=None):
     if h0 is not None and h0.shape == s.shape:
         h = np.where((h0 > lo) & (h0 < hi), h0, h)
     h = np.clip(h, lo, hi)
+    abs_s = np.abs(s)
+    tol_s = PROX_TOL * (1.0 + abs_s)       # |phi'| v <= PROX_TOL (1 + |h| + |s|)
+    tiny_s = 4e-16 * (1.0 + abs_s)         # a bracket at machine precision
     inv_v = 1.0 / v
-    last_g = None
-    for _ in range(PROX_MAX_ITER):
+    half_last = None
+    for i in range(PROX_MAX_ITER):
         grad, hess = grad_hess(h)
         g = (h - s) / v + grad
         ag = np.abs(g)
-        done = ag * v <= PROX_TOL * (1.0 + np.abs(h) + np.abs(s))
+        abs_h = np.abs(h)
+        done = ag * v <= PROX_TOL * abs_h + tol_s
         if done.all():
             return h
-        lo = np.where(g < 0, h, lo)
-        hi = np.where(g > 0, h, hi)
+        np.copyto(lo, h, where=g < 0)
+        np.copyto(hi, h, where=g > 0)
         new = h - g / (inv_v + hess)
         slow = (new < lo) | (new > hi)
-        if last_g is not None:
-            slow |= ag > 0.5 * last_g
-        new = np.where(slow, 0.5 * (lo + hi), new)
-        h = np.where(done, h, new)
-        last_g = ag
-        if (done | (hi - lo <= 4e-16 * (1.0 + np.abs(h) + np.abs(s)))).all():
+        if half_last is not None:
+            slow |= ag > half_last
+        np.copyto(new, 0.5 * (lo + hi), where=slow)
+        np.copyto(new, h, where=done)
+        h = new
+        half_last = 0.5 * ag
+        if i >= 3 and (done | (hi - lo <= 4e-16 * np.abs(h) + tiny_s)).all():
             return h
     return np.full(s.shape, np.nan)
