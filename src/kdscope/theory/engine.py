@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .channel import Chain, channel_averages
+from .channel import CACHE_ROWS, channel_averages
 from .fixed_point import DIVERGED, NON_FINITE, STATUS_OF_CODE, Status, iterate_with_fallback
 from .kernel import NUMPY
 from .losses import chain_losses
@@ -28,8 +28,7 @@ from .observables import agreement, generalization_error
 from .options import SolverOptions
 from .quadrature import label_measure, max_order
 from .records import SaddlePoint, failed_point
-from . import numpy_map
-from .rs_map import RowProblem, conjugates
+from .rs_map import RowProblem, conjugates, evaluate
 from .setting import Setting
 from .state import State, from_solver, is_valid, norm
 from .train_error import train_error_last
@@ -103,7 +102,7 @@ def quadrature_error(task: RowTask, x: np.ndarray, finer: int) -> float:
     K = task.problem.K
     p = dataclasses.replace(task.problem, measure=label_measure(K, task.setting.rho, task.setting.theta, finer))
     with np.errstate(over="ignore", under="ignore"):
-        y, _, bad = numpy_map.evaluate(p, x, None, task.frozen)
+        y, _, bad = evaluate(p, x, None, task.frozen)
     if bad or not np.all(np.isfinite(y)):
         return math.inf
     m0, Q0, V0, _ = from_solver(x, K)
@@ -147,13 +146,15 @@ class NumpyEngine(AbstractEngine):
 
 
 def _iterate(p: RowProblem, x0, frozen, fp):
-    """Anderson iteration of the NumPy map of ``p`` from x0: (x, code, residual, iterations, last chain)."""
+    """Anderson iteration of the NumPy map of ``p`` from x0: (x, code, residual, iterations, chain cache)."""
     K = p.K
+    # the chain cache of the last evaluation gives each prox a predicted start (NaN before the first: cold starts)
+    h0 = np.full((CACHE_ROWS * K, p.measure.w.size), np.nan)
 
     def F(x, h):
-        return numpy_map.evaluate_chain(p, x, h, frozen)
+        return evaluate(p, x, h, frozen)
 
-    return iterate_with_fallback(NUMPY, F, x0, None, fp, lambda Y: is_valid(Y, K), lambda y: norm(y, K))
+    return iterate_with_fallback(NUMPY, F, x0, h0, fp, lambda Y: is_valid(Y, K), lambda y: norm(y, K))
 
 
 NUMPY_ENGINE = NumpyEngine()
@@ -186,7 +187,7 @@ def finish(task: RowTask, r: RowResult, opts: SolverOptions, control: SolverOpti
         return failed_point(s, r.status, r.residual, r.n_iter, r.seconds, r.detail, order)
     st = State.from_solver(r.x, K)
     fixed = p.fixed is not None
-    warm = np.stack(r.chain.h) if isinstance(r.chain, Chain) else None  # the proxes at the solution
+    warm = r.chain[:K] if r.chain is not None else None  # the proxes at the solution
     ch = channel_averages(p.losses, st.m, st.Q, st.V, st.b, s.delta, p.measure, fixed, with_train=True, warm=warm)
     if s.bias and not stationary(ch.Ef, ch.Eff, K, fixed):
         return failed_point(s, Status.NOT_STATIONARY, r.residual, r.n_iter, r.seconds, f"E[f] = {ch.Ef.tolist()}",

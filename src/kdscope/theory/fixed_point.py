@@ -109,8 +109,6 @@ def iterate(k: AbstractKernel, F: Callable, x0, h0, options: FixedPointOptions, 
     -------
     (x, status code, residual, iterations, h)
     """
-    if k.concrete:
-        return _iterate_concrete(F, x0, h0, options, valid, norm, max_iter, active)
     xp = k.xp
     n = x0.shape[0]
     W, growth = options.growth_window, options.growth_factor
@@ -190,77 +188,6 @@ def iterate(k: AbstractKernel, F: Callable, x0, h0, options: FixedPointOptions, 
     return out["x"], status, out["res"], out["it"], out["h"]
 
 
-def _iterate_concrete(F: Callable, x0, h0, options: FixedPointOptions, valid: Callable, norm: Callable,
-                      max_iter, active=True):
-    """:func:`iterate` for concrete (NumPy) values: the same step, decided in Python.
-
-    The traced step computes every branch and selects with ``where``; here only
-    the branch taken is computed (no Anderson solve without history, no halvings
-    while the plain step stays in the domain).  Same arithmetic, same statuses.
-    """
-    if not bool(active):
-        return x0, CONVERGED, np.inf, 0, h0
-    n = x0.shape[0]
-    W, growth = options.growth_window, options.growth_factor
-    mem = max(options.memory, 1)
-    beta = options.damping
-    steps = _halvings(beta)
-    x, h, res_c = np.asarray(x0, dtype=float), h0, np.inf
-    status, it = RUNNING, 0
-    prev_x, prev_g, has_prev = x, np.zeros(n), False
-    dX, dG = np.zeros((mem, n)), np.zeros((mem, n))
-    cnt = ptr = n_app = inc = 0
-    last_norm = 0.0
-    norms, ress = np.zeros(W), np.zeros(W)
-    while status == RUNNING and it < max_iter:
-        it += 1
-        fx, hn, bad = F(x, h)
-        finite = bool(np.isfinite(fx).all()) and not bool(bad)
-        if not finite:
-            fx = x
-        g = fx - x
-        res = float((np.abs(g) / (1.0 + np.abs(x))).max())
-        nfx = float(norm(fx))
-        conv = finite and res < options.tol
-        over = finite and not conv and nfx > options.bound
-        # run-away growth over the last W iterations: monotone norm growth, residual not halved
-        inc = inc + 1 if (n_app > 0 and nfx > last_norm) else 0
-        back = (n_app + 1) % W
-        grown = (n_app + 1 > W and inc >= W - 1 and nfx > growth * norms[back] and res > 0.5 * ress[back])
-        grown = finite and not conv and not over and grown
-        norms[n_app % W], ress[n_app % W] = nfx, res
-        n_app += 1
-        status = NON_FINITE if not finite else CONVERGED if conv else DIVERGED if (over or grown) else RUNNING
-        # Anderson history (a ring buffer of the last ``mem`` differences)
-        if has_prev and options.memory > 0:
-            dX[ptr], dG[ptr] = x - prev_x, g - prev_g
-            cnt, ptr = min(cnt + 1, mem), (ptr + 1) % mem
-        plain = x + beta * g
-        proposal, plain_ok = plain, None
-        if cnt > 0:
-            Gm, Xm = dG[:cnt].T, dX[:cnt].T   # the filled slots (n, cnt)
-            reg = ANDERSON_REG * max(float(np.sum(Gm * Gm)), 1e-300)
-            gamma = np.linalg.solve(Gm.T @ Gm + reg * np.eye(cnt), Gm.T @ g)
-            anderson = x + beta * g - (Xm + beta * Gm) @ gamma
-            ok = valid(np.stack([anderson, plain]))
-            if bool(np.isfinite(anderson).all()) and bool(ok[0]):
-                proposal, plain_ok = anderson, True
-            else:
-                cnt, plain_ok = 0, bool(ok[1])
-        else:
-            plain_ok = bool(valid(plain[None, :])[0])
-        if not plain_ok:  # even the plain step left the domain: the first halving that stays inside
-            cand_ok = valid(x[None, :] + steps[:-1, None] * g[None, :])
-            first = int(np.argmax(np.concatenate([cand_ok, np.ones(1, dtype=bool)])))
-            proposal, cnt = x + steps[first] * g, 0
-        if finite:
-            res_c, h = res, hn
-        prev_x, prev_g, has_prev = x, g, True
-        last_norm = nfx
-        x = proposal if status == RUNNING else fx
-    return x, (MAX_ITER if status == RUNNING else status), res_c, it, h
-
-
 #: The fallback policy of :func:`iterate_with_fallback`: Anderson for at most this many iterations,
 #: then plain damped iteration with this damping from the same start.
 ANDERSON_PHASE = 400
@@ -279,15 +206,12 @@ def iterate_with_fallback(k: AbstractKernel, F: Callable, x0, h0, options: Fixed
     budget = options.max_iter
     first = min(budget, ANDERSON_PHASE) if options.memory > 0 else budget
     x, status, res, it, h = iterate(k, F, x0, h0, options, valid, norm, first)
-    if options.memory == 0 or budget - first <= 0 or (k.concrete and status == CONVERGED):
+    if options.memory == 0 or budget - first <= 0:
         return x, status, res, it, h
+    again = status != CONVERGED
     plain = FixedPointOptions(tol=options.tol, max_iter=budget, damping=FALLBACK_DAMPING, memory=0,
                               bound=options.bound, growth_window=options.growth_window,
                               growth_factor=options.growth_factor)
-    if k.concrete:  # (the cache h may be any object here: no ``where`` over it)
-        x2, status2, res2, it2, h2 = iterate(k, F, x0, h, plain, valid, norm, budget - it)
-        return x2, status2, res2, it + it2, h2
-    again = status != CONVERGED
     x2, status2, res2, it2, h2 = iterate(k, F, x0, h, plain, valid, norm, budget - it, again)
     return (xp.where(again, x2, x), xp.where(again, status2, status), xp.where(again, res2, res),
             xp.where(again, it + it2, it), xp.where(again, h2, h))

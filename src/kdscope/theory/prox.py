@@ -14,8 +14,6 @@ iteration reports as a non-finite value.
 
 from __future__ import annotations
 
-import numpy as np
-
 from .kernel import kernel_of
 
 PROX_TOL = 1e-13
@@ -40,11 +38,9 @@ def newton_prox(loss, s, v, target, h0=None):
     h : array of the shape of ``s`` (NaN where the iteration did not converge).
     """
     k = kernel_of(s, v, h0)
-    if k.concrete:
-        return _newton_prox_numpy(loss, s, v, target, h0)
     xp = k.xp
     s = xp.asarray(s, dtype=float)
-    v = xp.broadcast_to(xp.asarray(v, dtype=float), s.shape)
+    v = xp.asarray(v, dtype=float)  # (broadcast by the arithmetic: broadcast_to costs more than the step)
     grad_hess = loss.at_target(target)
     g0, H0 = grad_hess(s)
     other = s - v * g0
@@ -55,6 +51,9 @@ def newton_prox(loss, s, v, target, h0=None):
         # a warm start outside the new bracket is worse than the one-step cold start
         h = xp.where((h0 > lo) & (h0 < hi), h0, h)
     h = xp.clip(h, lo, hi)
+    # the parts of the two stopping tests that depend on s only (computed once)
+    tol_s = PROX_TOL * (1.0 + xp.abs(s))
+    tiny_s = 4e-16 * (1.0 + xp.abs(s))
 
     def cond(c):
         i, _, _, _, _, stop = c
@@ -66,66 +65,20 @@ def newton_prox(loss, s, v, target, h0=None):
         g = (h - s) / v + grad
         # |h - s| is known to ~1e-16 |s| only, so phi' = (h - s)/v + loss' cannot be
         # resolved below ~1e-16 (|h| + |s|) / v: the tolerance scales with |s| too
-        done = xp.abs(g) * v <= PROX_TOL * (1.0 + xp.abs(h) + xp.abs(s))
+        ag = xp.abs(g)
+        done = ag * v <= PROX_TOL * xp.abs(h) + tol_s
         lo = xp.where(g < 0, h, lo)
         hi = xp.where(g > 0, h, hi)
         new = h - g / (1.0 / v + hess)
         # bisect when Newton leaves the bracket or |phi'| did not halve since the last step
         # (landing exactly on a bracket end is allowed: in the linear regime the root is s - v loss'(s))
-        slow = (new < lo) | (new > hi) | (xp.abs(g) > 0.5 * last_g)
+        slow = (new < lo) | (new > hi) | (ag > 0.5 * last_g)
         new = xp.where(slow, 0.5 * (lo + hi), new)
         all_done = done.all()
         h_next = xp.where(done | all_done, h, new)
-        tiny = (done | (hi - lo <= 4e-16 * (1.0 + xp.abs(h_next) + xp.abs(s)))).all()
-        return i + 1, h_next, lo, hi, xp.abs(g), all_done | tiny
+        tiny = (done | (hi - lo <= 4e-16 * xp.abs(h_next) + tiny_s)).all()
+        return i + 1, h_next, lo, hi, ag, all_done | tiny
 
     carry = (xp.asarray(0), h, lo, hi, xp.full(s.shape, xp.inf), xp.asarray(False))
     _, h, _, _, _, stop = k.while_loop(cond, body, carry)
     return xp.where(stop, h, xp.nan)
-
-
-def _newton_prox_numpy(loss, s, v, target, h0=None):
-    """:func:`newton_prox` for concrete NumPy arrays: the same steps, written as a plain loop.
-
-    The traced version must run every step on every node (``xp.where``); here
-    the loop stops as soon as every node has converged, the parts of the
-    tolerances that depend on s only are computed once, the bracket is updated
-    in place, and the machine-precision bracket test (which only decides when
-    rounding stalls Newton) is made from the fourth step on.
-    """
-    s = np.asarray(s, dtype=float)
-    grad_hess = loss.at_target(target)
-    g0, H0 = grad_hess(s)
-    other = s - v * g0
-    lo = np.minimum(s, other)
-    hi = np.maximum(s, other)
-    h = s - v * g0 / (1.0 + v * H0)
-    if h0 is not None and h0.shape == s.shape:
-        h = np.where((h0 > lo) & (h0 < hi), h0, h)
-    h = np.clip(h, lo, hi)
-    abs_s = np.abs(s)
-    tol_s = PROX_TOL * (1.0 + abs_s)       # |phi'| v <= PROX_TOL (1 + |h| + |s|)
-    tiny_s = 4e-16 * (1.0 + abs_s)         # a bracket at machine precision
-    inv_v = 1.0 / v
-    half_last = None
-    for i in range(PROX_MAX_ITER):
-        grad, hess = grad_hess(h)
-        g = (h - s) / v + grad
-        ag = np.abs(g)
-        abs_h = np.abs(h)
-        done = ag * v <= PROX_TOL * abs_h + tol_s
-        if done.all():
-            return h
-        np.copyto(lo, h, where=g < 0)
-        np.copyto(hi, h, where=g > 0)
-        new = h - g / (inv_v + hess)
-        slow = (new < lo) | (new > hi)
-        if half_last is not None:
-            slow |= ag > half_last
-        np.copyto(new, 0.5 * (lo + hi), where=slow)
-        np.copyto(new, h, where=done)
-        h = new
-        half_last = 0.5 * ag
-        if i >= 3 and (done | (hi - lo <= 4e-16 * np.abs(h) + tiny_s)).all():
-            return h
-    return np.full(s.shape, np.nan)
