@@ -41,7 +41,7 @@ class ChannelAverages:
     Eff : (K, K)   E[f_a f_b]
     Edf : (K, K)   E[d f_a / d omega_b], lower triangular
     h : (K, P)     the prox outputs (a warm start for the next evaluation)
-    train_err : (K,)  P(sign(h_a) != y~)                      (``with_train`` only, else NaN)
+    train_err : (K,)  P(sign(h_a) != y~)                      (``with_train`` only, else None)
     train_loss : (K,) E[loss_a(h_a; y~, h_{a-1})]              (idem)
     train_mse : (K, K) E[(h_a - h_b)^2], training logit MSE    (idem)
     """
@@ -54,6 +54,7 @@ class ChannelAverages:
     train_err: np.ndarray
     train_loss: np.ndarray
     train_mse: np.ndarray
+    chain: "Chain | None" = None
 
 
 def target(k: int, y_obs, h_prev):
@@ -66,7 +67,8 @@ class Chain:
     """The chain at the quadrature points (lists over learners of arrays over points).
 
     h, f, s : prox outputs, forces, prox centres (s[0] is None for a fixed teacher);
-    J[a][c] = d f_a / d omega_c and dS[a][c] = d s_a / d omega_c for c <= a.
+    J[a][c] = d f_a / d omega_c and dS[a][c] = d s_a / d omega_c for c <= a;
+    dprox[a] : (dh_a/ds_a, dh_a/dh_{a-1}, v_a = delta V_aa) of the prox (None for a fixed teacher).
     """
 
     h: list
@@ -74,12 +76,44 @@ class Chain:
     s: list
     J: list
     dS: list
+    dprox: list | None = None
+
+
+#: Rows per learner of a chain cache (:func:`chain_cache`): h, s, f, dh/ds, dh/dt, v.
+CACHE_ROWS = 6
+
+
+def chain_cache(ch: Chain, K: int):
+    """The chain as one (CACHE_ROWS K, P) array (h, s, f, dh/ds, dh/dt, v of every learner), to be passed
+    back to :func:`forward` as ``warm``: an array, so that it can be carried by a compiled loop."""
+    xp = kernel_of(ch.h[-1]).xp
+    zero = xp.zeros_like(ch.h[-1])
+    rows = list(ch.h) + [zero + (0.0 if x is None else x) for x in ch.s] + list(ch.f)
+    for j in range(3):
+        rows += [zero + (0.0 if d is None else d[j]) for d in ch.dprox]
+    return xp.stack(rows)
+
+
+def predicted_start(cache, K: int, a: int, s, v, h_up):
+    """A Newton starting point for learner a's prox from the previous evaluation's cache (first order).
+
+    Differentiating the prox condition (h - s) + v loss'(h; t) = 0 (with loss' = -f):
+    dh = dh/ds (ds + f dv) + dh/dt dt, so h ~ h_prev + dh/ds (s - s_prev + f_prev (v - v_prev))
+    + dh/dt (h_{a-1} - h_{a-1, prev}).  The prox result does not depend on the start (beyond
+    its tolerance); a good start saves Newton steps along a converging fixed-point iteration.
+    """
+    h_prev, s_prev, f_prev, dh_ds, dh_dt, v_prev = (cache[j * K + a] for j in range(CACHE_ROWS))
+    h0 = h_prev + dh_ds * ((s - s_prev) + f_prev * (v - v_prev))
+    if a > 0:
+        h0 = h0 + dh_dt * (h_up - cache[a - 1])
+    return h0
 
 
 def forward(losses, m, V, b, delta, measure: Measure, L, fixed_teacher: bool, warm=None) -> Chain:
     """Run the chain of proxes at the quadrature points (module docstring).
 
-    ``warm``: optional (K, P) prox outputs of a previous evaluation (Newton starting points).
+    ``warm``: optional (K, P) prox outputs of a previous evaluation (Newton starting points),
+    or a (CACHE_ROWS K, P) :func:`chain_cache`, from which :func:`predicted_start` extrapolates.
     """
     xp = kernel_of(m, V, L, measure.w).xp
     K = len(losses)
@@ -90,6 +124,7 @@ def forward(losses, m, V, b, delta, measure: Measure, L, fixed_teacher: bool, wa
     J = [[None] * K for _ in range(K)]
     dH = [[None] * K for _ in range(K)]
     dS = [[None] * K for _ in range(K)]
+    dprox = [None] * K
     zero = xp.zeros_like(y)
     for a in range(K):
         omega = y * m[a] + b[a] + sd * g[a]
@@ -103,9 +138,14 @@ def forward(losses, m, V, b, delta, measure: Measure, L, fixed_teacher: bool, wa
         s_all[a] = s
         v = delta * V[a, a]
         tgt = target(a, y_obs, h[a - 1] if a > 0 else None)
-        h[a] = losses[a].prox(s, v, tgt, None if warm is None else warm[a])
+        if warm is not None and warm.shape[0] == CACHE_ROWS * K:
+            h0 = predicted_start(warm, K, a, s, v, h[a - 1] if a > 0 else None)
+        else:
+            h0 = None if warm is None else warm[a]
+        h[a] = losses[a].prox(s, v, tgt, h0)
         f[a] = (h[a] - s) / v
         dh_ds, dh_dt = losses[a].dprox(h[a], s, v, tgt)
+        dprox[a] = (dh_ds, dh_dt, v)
         for c in range(a + 1):
             ds = 1.0 if c == a else 0.0
             for e in range(c, a):
@@ -116,7 +156,7 @@ def forward(losses, m, V, b, delta, measure: Measure, L, fixed_teacher: bool, wa
                 dh = dh + dh_dt * dH[a - 1][c]
             dH[a][c] = dh
             J[a][c] = (dh - ds) / v
-    return Chain(h, f, s_all, J, dS)
+    return Chain(h, f, s_all, J, dS, dprox)
 
 
 def channel_averages(losses, m, Q, V, b, delta: float, measure: Measure, fixed_teacher: bool = False,
@@ -164,17 +204,14 @@ def channel_averages(losses, m, Q, V, b, delta: float, measure: Measure, fixed_t
     Ef = xp.sum(Fw, axis=1)
     Eyf = Fw @ y
     Eff = Fw @ F.T
-    last = np.zeros((K, K))
-    last[a, a] = 1.0
-    Eff = Eff + xp.asarray(last) * (w @ f_second - Eff[a, a])
-    rows = []
-    for r in range(K):
-        Jr = J_last if r == a else ch.J[r]
-        rows.append(xp.stack([w @ Jr[c] if c <= r else xp.asarray(0.0) for c in range(K)]))
-    Edf = xp.stack(rows)
+    if moments is not None:  # the last learner's E[f^2] from its own closed form
+        last = np.zeros((K, K))
+        last[a, a] = 1.0
+        Eff = Eff + xp.asarray(last) * (w @ f_second - Eff[a, a])
+    Edf = xp.asarray([[w @ (J_last if r == a else ch.J[r])[c] if c <= r else 0.0 for c in range(K)]
+                      for r in range(K)], dtype=float)
     H = xp.stack(ch.h)
-    nan = xp.full(K, xp.nan)
-    train_err, train_loss, train_mse = nan, nan, xp.full((K, K), xp.nan)
+    train_err = train_loss = train_mse = None
     if with_train:
         train_err = xp.stack([_train_error(k, c, losses, ch, L, measure, delta, V, fixed_teacher) for c in range(K)])
         tl = []
@@ -187,7 +224,7 @@ def channel_averages(losses, m, Q, V, b, delta: float, measure: Measure, fixed_t
                 tl.append(w @ losses[c].value(ch.h[c], target(c, y_obs, ch.h[c - 1] if c > 0 else None)))
         train_loss = xp.stack(tl)
         train_mse = (((H[:, None, :] - H[None, :, :]) ** 2) * w).sum(axis=2)
-    return ChannelAverages(Ef, Eyf, Eff, Edf, H, train_err, train_loss, train_mse)
+    return ChannelAverages(Ef, Eyf, Eff, Edf, H, train_err, train_loss, train_mse, ch)
 
 
 def _train_error(k, a, losses, ch: Chain, L, measure, delta, V, fixed_teacher):

@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .channel import channel_averages
+from .channel import CACHE_ROWS, channel_averages
 from .fixed_point import DIVERGED, NON_FINITE, STATUS_OF_CODE, Status, iterate_with_fallback
 from .kernel import NUMPY
 from .losses import chain_losses
@@ -56,6 +56,7 @@ class RowResult:
     n_iter: int
     seconds: float
     detail: str = ""
+    chain: object = None
 
 
 #: The Gauss-Hermite error of the map falls at least like order^-ORDER_POWER (measured at large-norm
@@ -111,7 +112,7 @@ def quadrature_error(task: RowTask, x: np.ndarray, finer: int) -> float:
                      np.max(np.abs(V1 - V0) / np.outer(dv, dv))))
 
 
-def result_of(x, code: int, residual: float, n_iter: int, seconds: float, K: int) -> RowResult:
+def result_of(x, code: int, residual: float, n_iter: int, seconds: float, K: int, chain=None) -> RowResult:
     """A RowResult from the iteration's raw outputs (status code, with a detail sentence)."""
     status = STATUS_OF_CODE[int(code)]
     detail = ""
@@ -119,7 +120,7 @@ def result_of(x, code: int, residual: float, n_iter: int, seconds: float, K: int
         detail = f"at iteration {int(n_iter)}"
     elif code == DIVERGED:
         detail = f"norm {float(norm(np.asarray(x), K)):.3g} after {int(n_iter)} iterations"
-    return RowResult(np.asarray(x, dtype=float), status, float(residual), int(n_iter), seconds, detail)
+    return RowResult(np.asarray(x, dtype=float), status, float(residual), int(n_iter), seconds, detail, chain)
 
 
 class AbstractEngine:
@@ -138,17 +139,22 @@ class NumpyEngine(AbstractEngine):
     @staticmethod
     def _one(t: RowTask, options: SolverOptions) -> RowResult:
         t0 = time.perf_counter()
-        K = t.problem.K
-        h0 = np.full((K, t.problem.measure.w.size), np.nan)
-
-        def F(x, h):
-            return evaluate(t.problem, x, h, t.frozen)
-
         # overflow of exp in a far transient is harmless (the iterate is rejected or flagged as diverged)
         with np.errstate(over="ignore", under="ignore"):
-            x, code, res, it, _ = iterate_with_fallback(NUMPY, F, t.x0, h0, options.fixed_point(),
-                                                        lambda Y: is_valid(Y, K), lambda y: norm(y, K))
-        return result_of(x, code, res, it, time.perf_counter() - t0, K)
+            x, code, res, it, chain = _iterate(t.problem, t.x0, t.frozen, options.fixed_point())
+        return result_of(x, code, res, it, time.perf_counter() - t0, t.problem.K, chain)
+
+
+def _iterate(p: RowProblem, x0, frozen, fp):
+    """Anderson iteration of the NumPy map of ``p`` from x0: (x, code, residual, iterations, chain cache)."""
+    K = p.K
+    # the chain cache of the last evaluation gives each prox a predicted start (NaN before the first: cold starts)
+    h0 = np.full((CACHE_ROWS * K, p.measure.w.size), np.nan)
+
+    def F(x, h):
+        return evaluate(p, x, h, frozen)
+
+    return iterate_with_fallback(NUMPY, F, x0, h0, fp, lambda Y: is_valid(Y, K), lambda y: norm(y, K))
 
 
 NUMPY_ENGINE = NumpyEngine()
@@ -166,8 +172,14 @@ def stationary(Ef, Eff, K: int, fixed_teacher: bool, rtol: float = 1e-6) -> bool
     return bool(abs(Ef[a]) <= rtol * np.sqrt(Eff[a, a]) + 1e-8)
 
 
-def finish(task: RowTask, r: RowResult, opts: SolverOptions) -> SaddlePoint:
-    """The SaddlePoint of a row's result: observables at the solution (NumPy), or the failure."""
+def finish(task: RowTask, r: RowResult, opts: SolverOptions, control: SolverOptions | None = None) -> SaddlePoint:
+    """The SaddlePoint of a row's result: observables at the solution (NumPy), or the failure.
+
+    ``control``: the options of an automatic accuracy control (``order=None``).  A
+    solution whose quadrature error estimate exceeds ``control.quad_tol`` is
+    then returned without its observables (NaN): the driver solves it again at
+    a higher order, and only the accepted order pays for them.
+    """
     s, p = task.setting, task.problem
     K = s.n_learners
     order = task.order
@@ -175,12 +187,17 @@ def finish(task: RowTask, r: RowResult, opts: SolverOptions) -> SaddlePoint:
         return failed_point(s, r.status, r.residual, r.n_iter, r.seconds, r.detail, order)
     st = State.from_solver(r.x, K)
     fixed = p.fixed is not None
-    ch = channel_averages(p.losses, st.m, st.Q, st.V, st.b, s.delta, p.measure, fixed, with_train=True)
+    warm = r.chain[:K] if r.chain is not None else None  # the proxes at the solution
+    ch = channel_averages(p.losses, st.m, st.Q, st.V, st.b, s.delta, p.measure, fixed, with_train=True, warm=warm)
     if s.bias and not stationary(ch.Ef, ch.Eff, K, fixed):
         return failed_point(s, Status.NOT_STATIONARY, r.residual, r.n_iter, r.seconds, f"E[f] = {ch.Ef.tolist()}",
                             order)
     quad_err = quadrature_error(task, r.x, next_order(order, max_order(K)))
     m_hat, Q_hat, V_hat = conjugates(p, ch)
+    if control is not None and quad_err > control.quad_tol:  # (NaN: no finer rule allowed, nothing to decide)
+        nan = np.full(K, np.nan)
+        return SaddlePoint(s, st, m_hat, Q_hat, V_hat, Status.CONVERGED, r.residual, r.n_iter, r.seconds, nan, nan,
+                           nan, np.full((K, K), np.nan), math.nan, None, "", order, quad_err)
     eps = np.array([generalization_error(st.m[a], st.Q[a, a], st.b[a], s.delta, s.rho) for a in range(K)])
     eps_train, loss_train = np.array(ch.train_err, dtype=float), np.array(ch.train_loss, dtype=float)
     if K >= 2:

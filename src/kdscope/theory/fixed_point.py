@@ -73,6 +73,11 @@ class FixedPointOptions:
     growth_factor: float = 1e3
 
 
+#: Tikhonov regularisation of the Anderson least squares, relative to the size of the history
+#: (scale-free: near a fixed point the differences are tiny, and an absolute floor would switch mixing off).
+ANDERSON_REG = 1e-12
+
+
 def _halvings(damping: float) -> np.ndarray:
     """The shrinking plain steps damping, damping/2, ... down to 1e-6 (then one more)."""
     steps = []
@@ -112,6 +117,7 @@ def iterate(k: AbstractKernel, F: Callable, x0, h0, options: FixedPointOptions, 
     steps = xp.asarray(_halvings(beta))
     cols = xp.arange(mem)
     slots = xp.arange(W)
+    eye = xp.eye(mem)
 
     def cond(c):
         return (c["status"] == RUNNING) & (c["it"] < max_iter)
@@ -145,14 +151,17 @@ def iterate(k: AbstractKernel, F: Callable, x0, h0, options: FixedPointOptions, 
         cnt = xp.where(push, xp.minimum(c["cnt"] + 1, mem), c["cnt"])
         ptr = xp.where(push, (c["ptr"] + 1) % mem, c["ptr"])
         plain = x + beta * g
-        act = (cols < cnt) * 1.0
-        Gm = (dG * act[:, None]).T   # (n, mem)
-        Xm = (dX * act[:, None]).T
-        reg = 1e-12 * xp.maximum(1.0, xp.sum(Gm * Gm))
-        M = Gm.T @ Gm + reg * xp.eye(mem) + xp.diag(1.0 - act)
-        gamma = xp.linalg.solve(M, Gm.T @ g)
-        anderson = x + beta * g - (Xm + beta * Gm) @ gamma
         use_and = cnt > 0
+        if k.concrete and not use_and:  # (NumPy knows already: no history, the Anderson step is the plain one)
+            anderson = plain
+        else:
+            act = (cols < cnt) * 1.0
+            Gm = (dG * act[:, None]).T   # (n, mem)
+            Xm = (dX * act[:, None]).T
+            reg = ANDERSON_REG * xp.maximum(xp.sum(Gm * Gm), 1e-300)
+            M = Gm.T @ Gm + reg * eye + xp.diag(1.0 - act)
+            gamma = xp.linalg.solve(M, Gm.T @ g)
+            anderson = x + beta * g - (Xm + beta * Gm) @ gamma
         ok = valid(xp.stack([anderson, plain]))
         and_ok = xp.isfinite(anderson).all() & ok[0]
         proposal = xp.where(use_and & and_ok, anderson, plain)

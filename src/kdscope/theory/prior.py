@@ -13,6 +13,9 @@ and the student row reads w_S = (m_hat_S mu + g_hat_S - V_hat_S0 w_0) / (lam_S +
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import lru_cache
+
 import numpy as np
 
 from .kernel import kernel_of
@@ -31,7 +34,7 @@ def lower_inverse(A):
         X[j][j] = 1.0 / A[j, j]
         for i in range(j + 1, K):
             X[i][j] = -sum(A[i, c] * X[c][j] for c in range(j, i)) / A[i, i]
-    return xp.stack([xp.stack([xp.asarray(x, dtype=float) for x in row]) for row in X])
+    return xp.asarray(X, dtype=float)
 
 
 def prior_update(m_hat, Q_hat, V_hat, lam, eta, fixed_teacher: tuple | None = None):
@@ -50,27 +53,43 @@ def prior_update(m_hat, Q_hat, V_hat, lam, eta, fixed_teacher: tuple | None = No
     """
     xp = kernel_of(m_hat, Q_hat, V_hat, lam, eta).xp
     K = m_hat.shape[0]
-    A = xp.diag(lam * 1.0) + xp.tril(V_hat)
+    mk = _masks(K)
+    A = xp.diag(lam * 1.0) + V_hat * mk.lower
     if fixed_teacher is not None:
         m0, q0 = fixed_teacher
-        row0 = np.zeros((K, K))
-        row0[0, :] = 1.0
-        e00 = np.zeros((K, K))
-        e00[0, 0] = 1.0
-        first = np.zeros(K)
-        first[0] = 1.0
-        cross0 = np.maximum(row0, row0.T)   # row and column 0
-        A = xp.where(xp.asarray(row0) > 0, xp.asarray(e00), A)
-        m_hat = xp.where(xp.asarray(first) > 0, m0, m_hat)
-        Q_hat = xp.where(xp.asarray(cross0) > 0, xp.asarray(e00) * (q0 - m0 ** 2), Q_hat)
+        A = xp.where(mk.row0, mk.e00, A)
+        m_hat = xp.where(mk.first, m0, m_hat)
+        Q_hat = xp.where(mk.cross0, mk.e00 * (q0 - m0 ** 2), Q_hat)
     V = lower_inverse(A)
     m = V @ m_hat
     Q = V @ (xp.outer(m_hat, m_hat) + Q_hat) @ V.T
     if K > 1:
-        student = np.arange(K) >= 1
-        in_student_row = xp.asarray(student[:, None] | student[None, :])
-        m = xp.where(xp.asarray(student), eta * m, m)
-        V = xp.where(in_student_row, eta * V, V)
-        Q = xp.where(in_student_row, eta * Q, Q)
+        m = xp.where(mk.student, eta * m, m)
+        V = xp.where(mk.student_row, eta * V, V)
+        Q = xp.where(mk.student_row, eta * Q, Q)
     Q = 0.5 * (Q + Q.T)
-    return m, Q, xp.tril(V)
+    return m, Q, V * mk.lower
+
+
+@dataclass(frozen=True)
+class _Masks:
+    """Constant (K, K) and (K,) masks of the prior side (built once per K)."""
+
+    lower: np.ndarray       # 1 on and below the diagonal
+    row0: np.ndarray        # the teacher's row
+    cross0: np.ndarray      # the teacher's row and column
+    e00: np.ndarray         # 1 at (0, 0)
+    first: np.ndarray       # the teacher (K,)
+    student: np.ndarray     # the students (K,)
+    student_row: np.ndarray  # a student's row or column
+
+
+@lru_cache(maxsize=None)
+def _masks(K: int) -> _Masks:
+    row0 = np.zeros((K, K), dtype=bool)
+    row0[0, :] = True
+    e00 = np.zeros((K, K))
+    e00[0, 0] = 1.0
+    student = np.arange(K) >= 1
+    return _Masks(np.tril(np.ones((K, K))), row0, row0 | row0.T, e00, np.arange(K) == 0, student,
+                  student[:, None] | student[None, :])

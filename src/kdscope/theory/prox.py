@@ -40,7 +40,7 @@ def newton_prox(loss, s, v, target, h0=None):
     k = kernel_of(s, v, h0)
     xp = k.xp
     s = xp.asarray(s, dtype=float)
-    v = xp.broadcast_to(xp.asarray(v, dtype=float), s.shape)
+    v = xp.asarray(v, dtype=float)  # (broadcast by the arithmetic: broadcast_to costs more than the step)
     grad_hess = loss.at_target(target)
     g0, H0 = grad_hess(s)
     other = s - v * g0
@@ -51,6 +51,9 @@ def newton_prox(loss, s, v, target, h0=None):
         # a warm start outside the new bracket is worse than the one-step cold start
         h = xp.where((h0 > lo) & (h0 < hi), h0, h)
     h = xp.clip(h, lo, hi)
+    # the parts of the two stopping tests that depend on s only (computed once)
+    tol_s = PROX_TOL * (1.0 + xp.abs(s))
+    tiny_s = 4e-16 * (1.0 + xp.abs(s))
 
     def cond(c):
         i, _, _, _, _, stop = c
@@ -62,18 +65,19 @@ def newton_prox(loss, s, v, target, h0=None):
         g = (h - s) / v + grad
         # |h - s| is known to ~1e-16 |s| only, so phi' = (h - s)/v + loss' cannot be
         # resolved below ~1e-16 (|h| + |s|) / v: the tolerance scales with |s| too
-        done = xp.abs(g) * v <= PROX_TOL * (1.0 + xp.abs(h) + xp.abs(s))
+        ag = xp.abs(g)
+        done = ag * v <= PROX_TOL * xp.abs(h) + tol_s
         lo = xp.where(g < 0, h, lo)
         hi = xp.where(g > 0, h, hi)
         new = h - g / (1.0 / v + hess)
         # bisect when Newton leaves the bracket or |phi'| did not halve since the last step
         # (landing exactly on a bracket end is allowed: in the linear regime the root is s - v loss'(s))
-        slow = (new < lo) | (new > hi) | (xp.abs(g) > 0.5 * last_g)
+        slow = (new < lo) | (new > hi) | (ag > 0.5 * last_g)
         new = xp.where(slow, 0.5 * (lo + hi), new)
         all_done = done.all()
         h_next = xp.where(done | all_done, h, new)
-        tiny = (done | (hi - lo <= 4e-16 * (1.0 + xp.abs(h_next) + xp.abs(s)))).all()
-        return i + 1, h_next, lo, hi, xp.abs(g), all_done | tiny
+        tiny = (done | (hi - lo <= 4e-16 * xp.abs(h_next) + tiny_s)).all()
+        return i + 1, h_next, lo, hi, ag, all_done | tiny
 
     carry = (xp.asarray(0), h, lo, hi, xp.full(s.shape, xp.inf), xp.asarray(False))
     _, h, _, _, _, stop = k.while_loop(cond, body, carry)

@@ -15,10 +15,11 @@ may be traced values, its structure (losses, K, fixed teacher, bias) is static.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
-from .channel import ChannelAverages, channel_averages
+from .channel import CACHE_ROWS, ChannelAverages, chain_cache, channel_averages
 from .kernel import kernel_of
 from .prior import prior_update
 from .quadrature import Measure
@@ -79,6 +80,9 @@ def evaluate(p: RowProblem, y, warm=None, frozen=None):
     ``frozen`` (a solver vector) pins the upstream learners' coordinates: the
     block solve of the last learner's row.  ``bad`` flags an image outside the
     domain (a non-positive Q_aa or V_aa); its coordinates are then meaningless.
+    ``warm``: the prox outputs (K, P) of the previous evaluation, or its
+    ``channel.chain_cache`` (CACHE_ROWS K, P), from which each prox starts at a
+    first-order prediction; the second output is then the new chain cache.
     """
     xp = kernel_of(y, p.alpha, p.measure.w).xp
     K = p.K
@@ -89,11 +93,17 @@ def evaluate(p: RowProblem, y, warm=None, frozen=None):
     b2 = bias_step(p, ch, b)
     qd, vd = xp.diagonal(Q2), xp.diagonal(V2)
     bad = (~(qd > 0)).any() | (~(vd > 0)).any()
-    on_diag = xp.asarray(np.eye(K) > 0)
+    on_diag = _on_diag(K)
     # keep the coordinates computable where the image left the domain (flagged by ``bad``)
     Q2 = xp.where(on_diag, xp.diag(xp.where(qd > 0, qd, 1.0)), Q2)
     V2 = xp.where(on_diag, xp.diag(xp.where(vd > 0, vd, 1.0)), V2)
     out = to_solver(m2, Q2, V2, b2)
     if frozen is not None:
-        out = xp.where(xp.asarray(upstream_mask(K)), frozen, out)
-    return out, ch.h, bad
+        out = xp.where(upstream_mask(K), frozen, out)
+    cached = warm is not None and warm.shape[0] == CACHE_ROWS * K
+    return out, (chain_cache(ch.chain, K) if cached else ch.h), bad
+
+
+@lru_cache(maxsize=None)
+def _on_diag(K: int) -> np.ndarray:
+    return np.eye(K) > 0

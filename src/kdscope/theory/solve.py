@@ -232,7 +232,7 @@ def _solve_at_order(settings: list[Setting], opts: SolverOptions, inits: list, e
         results[i] = r
     for p, r in zip(todo, results):
         t0 = time.perf_counter()
-        sp = finish(_task(p, None, opts), r, opts)
+        sp = finish(_task(p, None, opts), r, opts, base if base.order is None else None)
         p.done = _with_chain(sp, p, r.seconds + time.perf_counter() - t0)
     return [p.done for p in pts]
 

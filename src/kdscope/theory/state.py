@@ -113,11 +113,17 @@ def from_solver(y, K: int):
     return m, Q, V, b
 
 
-def _scatter(xp, K, il, values):
-    """A (K, K) matrix with ``values`` at the strictly lower positions ``il`` (no in-place update)."""
+@lru_cache(maxsize=None)
+def _onehot(K: int) -> np.ndarray:
+    il = _strict_lower(K)
     onehot = np.zeros((len(il[0]), K * K))
     onehot[np.arange(len(il[0])), il[0] * K + il[1]] = 1.0
-    return (values @ xp.asarray(onehot)).reshape(K, K)
+    return onehot
+
+
+def _scatter(xp, K, il, values):
+    """A (K, K) matrix with ``values`` at the strictly lower positions ``il`` (no in-place update)."""
+    return (values @ _onehot(K)).reshape(K, K)
 
 
 def is_valid(Y, K: int):
@@ -176,6 +182,7 @@ class State:
         return bool(np.all(np.isfinite(self.m)) and np.all(np.isfinite(self.Q)))
 
 
+@lru_cache(maxsize=None)
 def upstream_mask(K: int) -> np.ndarray:
     """Solver coordinates that belong to learners 0 .. K-2.
 
