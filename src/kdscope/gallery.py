@@ -25,13 +25,14 @@ SHOWS = {
     "fig04": "Distilled from the Bayes-optimal teacher, the student sits close to its Bayes-optimal bound, below "
              "both the optimally regularised and the unregularised students.",
     "fig05": "Double descent: with a ridge teacher the student's error peaks at its interpolation threshold "
-             "alpha = eta = 0.5, with an unregularised teacher near its separability threshold (1.80; at "
-             "lam = 1e-5 the maximum is at 1.72, and it moves onto the line as lam -> 0); the norm (b) diverges there.",
+             "alpha = eta = 0.5; with an unregularised teacher error and norm (b) peak just below the separability "
+             "threshold 1.80 (at alpha = 1.75 for lam = 1e-5, moving onto the line as lam -> 0).",
     "fig06": ("The dense teacher for five ridges: without ridge its error stays near 0.2 up to its separability "
               "threshold 4.85 and drops only beyond it; a larger ridge lowers the curve, lam = 0.1 being the best of the five."),
     "fig07": ("KD from an almost unregularised teacher coincides with the equally unregularised ridge student (the "
               "two blue curves, peaked below the student's separability threshold); for lam = 0.1 and 1 the ridge "
-              "student is better at small alpha and the two meet at large alpha."),
+              "student is better at small alpha and the two meet at large alpha; the KD students start from their "
+              "interpolation peak at alpha = eta = 0.5 (left edge)."),
     "fig08": ("At lam_S = 0.1 an intermediate soft weight (xi = 0.6 to 0.8) gives the lowest student error and pure "
               "distillation (xi = 1) the highest; every student stays far above its teacher (dashed)."),
     "fig09": "Label smoothing of the student gives the same error as distillation from a smoothed teacher (the two "
@@ -100,7 +101,11 @@ def write_gallery(paper_dir: str | Path, phase_dir: str | Path, docs: str | Path
              "is Delta eps = eps(student) - eps(reference): **negative means distillation helps**, and the "
              "reference is named in the column (`gain_vs_best_ridge`, `gain_vs_unregularised`, `gain_vs_teacher`). "
              "Each figure's full parameters are in the JSON caption beside it; the files here are reduced copies "
-             "(the originals are vector PDF and 300 dpi PNG).", ""]
+             "(the originals are vector PDF and 300 dpi PNG).", "",
+             "Cost, measured as CPU time on the 2-core development machine (wall time grows with whatever else "
+             "runs there): `figures paper --quick` about 4 CPU minutes from an empty store, `figures phase --quick` "
+             "about 3 (serial: six 12 x 10 diagrams, about 900 saddle points and ridge optimisations with the "
+             "references). A rerun on the same store recomputes nothing.", ""]
     for name in ORDER:
         folder = phase_dir if name.startswith("phase_") else paper_dir
         png, side = folder / f"{name}.png", folder / f"{name}.json"
