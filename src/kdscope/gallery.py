@@ -49,12 +49,14 @@ SHOWS = {
                  "and a higher error just after it."),
     "ext_tau": ("At alpha = 1.5 the student's error falls with the temperature towards the logit-matching limit "
                 "(optimum at the upper end of the range); at alpha = 4.5 it has a shallow optimum near tau = 3 (stars: "
-                "1-D optimiser)."),
+                "1-D optimiser). The two grey lines are the student's Bayes-optimal errors at alpha = 1.5 (upper) and "
+                "4.5 (lower)."),
     "ext_phase": "The KD student from a ridge teacher never beats the best directly regularised student: the gain is "
                  "positive everywhere (no zero contour), as the reference paper proves.",
     "phase_lam_t": ("Against the best ridge KD never wins (a: no zero contour); against the unregularised student it wins "
                    "(blue) for alpha above about 1 and any teacher ridge, and loses at small alpha with a weakly "
-                   "regularised teacher, the two regions split by the labelled zero contour (b)."),
+                   "regularised teacher or at large alpha with a teacher ridge near 1 or above, the regions split by the "
+                   "labelled zero contour (b)."),
     "phase_xi": ("Against the unregularised student distillation helps (blue) for alpha above about 1, more so as xi "
                 "grows, and hurts at small alpha (b, labelled zero contour); it never beats the best ridge (a)."),
     "phase_tau": ("Against the unregularised student the temperature matters only at small alpha, where a low tau "
@@ -65,7 +67,8 @@ SHOWS = {
                    "(b); the best ridge is never beaten and the gap grows with theta (a)."),
     "phase_bayes": ("With the Bayes-optimal teacher distillation beats the best directly regularised student (a, blue) for "
                    "alpha above about 2 once xi is large enough, on the far side of the labelled zero contour; it beats "
-                   "the unregularised student almost everywhere (b) and never its Bayes-optimal teacher (c)."),
+                   "the unregularised student everywhere but a pocket near alpha = eta at small xi (b) and never its "
+                   "Bayes-optimal teacher (c)."),
     "phase_fresh": ("A teacher trained on more samples than the student (above the dotted diagonal alpha_T = alpha_S) "
                    "makes the distilled student beat even the best-regularised student trained alone (a, labelled "
                    "zero contour close to the diagonal); below the diagonal distillation loses."),
