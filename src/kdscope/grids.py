@@ -51,7 +51,7 @@ class GridOptions:
     min_width: float = 0.01
     peak_width: float = 0.003
     max_rounds: int = 8
-    max_points: int = 60
+    max_points: int = 90
 
 
 #: ``--quick`` figures: coarser tolerance, same peak resolution.
