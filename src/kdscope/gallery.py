@@ -106,7 +106,7 @@ def write_gallery(paper_dir: str | Path, phase_dir: str | Path, docs: str | Path
              "Each figure's full parameters are in the JSON caption beside it; the files here are reduced copies "
              "(the originals are vector PDF and 300 dpi PNG).", "",
              "Cost, measured as CPU time on the 2-core development machine (wall time grows with whatever else "
-             "runs there): `figures paper --quick` about 4 CPU minutes from an empty store, `figures phase --quick` "
+             "runs there): `figures paper --quick` about 5 CPU minutes from an empty store, `figures phase --quick` "
              "about 3 (serial: six 12 x 10 diagrams, about 900 saddle points and ridge optimisations with the "
              "references). A rerun on the same store recomputes nothing.", ""]
     for name in ORDER:
