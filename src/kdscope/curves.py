@@ -142,7 +142,7 @@ def _echo_all(recs: list[dict], field: str, echo: Callable[[str], None] | None, 
 
 def theory_curve(setting, field: str, values: Iterable[float], store: ResultStore | None = None, options=None,
                  optimal: str | None = None, bounds: tuple[float, float] = LAM_BOUNDS, progress: bool = False,
-                 echo: Callable[[str], None] | None = None) -> list[dict]:
+                 echo: Callable[[str], None] | None = None, init=None) -> list[dict]:
     """Theory records along ``field`` (one continuation line through the store; stored points are reused).
 
     Parameters
@@ -152,6 +152,8 @@ def theory_curve(setting, field: str, values: Iterable[float], store: ResultStor
     store : optional ResultStore.  options : SolverOptions.
     optimal : None, or 't' / 's' to minimise over the teacher's / first student's ridge at every point.
     progress : tqdm bar.  echo : called with a one-line summary per point.
+    init : a State or SaddlePoint that warm-starts the first value solved (default: the last stored
+        converged point before the first missing one).
 
     Returns
     -------
@@ -162,7 +164,7 @@ def theory_curve(setting, field: str, values: Iterable[float], store: ResultStor
         tasks = [OptimalSearch(s, "lam_t" if optimal == "t" else "lam_s", options, bounds) for s in settings]
     else:
         line = TheoryLine(tuple(settings), field, options)
-        tasks = [TheoryLine(line.settings, field, options, init=_warm_start(line, store))]
+        tasks = [TheoryLine(line.settings, field, options, init=init if init is not None else _warm_start(line, store))]
     out = compute(tasks, store, progress=progress, desc=f"theory {field}")
     recs = [dict(out.get(t.keys[i]), sweep=field) for t in tasks for i in range(len(t.keys))]
     _echo_all(recs, field, echo, progress)
@@ -197,18 +199,19 @@ def sim_curve(setting, field: str, values: Iterable[float], d: int = 1000, seeds
 def compute_curve(setting, field: str, values: Sequence[float], store: ResultStore | None = None, options=None,
                   optimal: str | None = None, bounds: tuple[float, float] = LAM_BOUNDS, sim_d: int | None = None,
                   sim_seeds: int = 5, sim_points: int = 8, progress: bool = False,
-                  echo: Callable[[str], None] | None = None):
+                  echo: Callable[[str], None] | None = None, init=None):
     """Theory along ``field`` and simulations at about ``sim_points`` of the values, as one tidy DataFrame.
 
     Simulations (when ``sim_d`` is given) run at the same Settings as the theory points; with
     ``optimal`` at the optimal ridge found there.  Rows: theory first (kind 'theory' or
     'theory-optlam-*'), then 'sim'; every row has the Setting fields and ``sweep = field``.
+    ``init`` warm-starts the theory line (see :func:`theory_curve`).
     """
     import pandas as pd
 
     values = _values(field, values)
     recs = theory_curve(setting, field, values, store=store, options=options, optimal=optimal, bounds=bounds,
-                        progress=progress, echo=echo)
+                        progress=progress, echo=echo, init=init)
     rows = list(recs)
     if sim_d:
         chosen = set(pick_subset(values, sim_points))

@@ -25,13 +25,14 @@ SHOWS = {
     "fig04": "Distilled from the Bayes-optimal teacher, the student sits close to its Bayes-optimal bound, below "
              "both the optimally regularised and the unregularised students.",
     "fig05": "Double descent: with a ridge teacher the student's error peaks at its interpolation threshold "
-             "alpha = eta = 0.5, with an unregularised teacher near its separability threshold (1.80; at "
-             "lam = 1e-5 the maximum is at 1.72, and it moves onto the line as lam -> 0); the norm (b) diverges there.",
+             "alpha = eta = 0.5; with an unregularised teacher error and norm (b) peak just below the separability "
+             "threshold 1.80 (at alpha = 1.75 for lam = 1e-5, moving onto the line as lam -> 0).",
     "fig06": ("The dense teacher for five ridges: without ridge its error stays near 0.2 up to its separability "
               "threshold 4.85 and drops only beyond it; a larger ridge lowers the curve, lam = 0.1 being the best of the five."),
     "fig07": ("KD from an almost unregularised teacher coincides with the equally unregularised ridge student (the "
               "two blue curves, peaked below the student's separability threshold); for lam = 0.1 and 1 the ridge "
-              "student is better at small alpha and the two meet at large alpha."),
+              "student is better at small alpha and the two meet at large alpha; the KD students start from their "
+              "interpolation peak at alpha = eta = 0.5 (left edge)."),
     "fig08": ("At lam_S = 0.1 an intermediate soft weight (xi = 0.6 to 0.8) gives the lowest student error and pure "
               "distillation (xi = 1) the highest; every student stays far above its teacher (dashed)."),
     "fig09": "Label smoothing of the student gives the same error as distillation from a smoothed teacher (the two "
@@ -48,12 +49,14 @@ SHOWS = {
                  "and a higher error just after it."),
     "ext_tau": ("At alpha = 1.5 the student's error falls with the temperature towards the logit-matching limit "
                 "(optimum at the upper end of the range); at alpha = 4.5 it has a shallow optimum near tau = 3 (stars: "
-                "1-D optimiser)."),
+                "1-D optimiser). The two grey lines are the student's Bayes-optimal errors at alpha = 1.5 (upper) and "
+                "4.5 (lower)."),
     "ext_phase": "The KD student from a ridge teacher never beats the best directly regularised student: the gain is "
                  "positive everywhere (no zero contour), as the reference paper proves.",
     "phase_lam_t": ("Against the best ridge KD never wins (a: no zero contour); against the unregularised student it wins "
                    "(blue) for alpha above about 1 and any teacher ridge, and loses at small alpha with a weakly "
-                   "regularised teacher, the two regions split by the labelled zero contour (b)."),
+                   "regularised teacher or at large alpha with a teacher ridge near 1 or above, the regions split by the "
+                   "labelled zero contour (b)."),
     "phase_xi": ("Against the unregularised student distillation helps (blue) for alpha above about 1, more so as xi "
                 "grows, and hurts at small alpha (b, labelled zero contour); it never beats the best ridge (a)."),
     "phase_tau": ("Against the unregularised student the temperature matters only at small alpha, where a low tau "
@@ -64,7 +67,8 @@ SHOWS = {
                    "(b); the best ridge is never beaten and the gap grows with theta (a)."),
     "phase_bayes": ("With the Bayes-optimal teacher distillation beats the best directly regularised student (a, blue) for "
                    "alpha above about 2 once xi is large enough, on the far side of the labelled zero contour; it beats "
-                   "the unregularised student almost everywhere (b) and never its Bayes-optimal teacher (c)."),
+                   "the unregularised student everywhere but a pocket near alpha = eta at small xi (b) and never its "
+                   "Bayes-optimal teacher (c)."),
     "phase_fresh": ("A teacher trained on more samples than the student (above the dotted diagonal alpha_T = alpha_S) "
                    "makes the distilled student beat even the best-regularised student trained alone (a, labelled "
                    "zero contour close to the diagonal); below the diagonal distillation loses."),
@@ -100,7 +104,11 @@ def write_gallery(paper_dir: str | Path, phase_dir: str | Path, docs: str | Path
              "is Delta eps = eps(student) - eps(reference): **negative means distillation helps**, and the "
              "reference is named in the column (`gain_vs_best_ridge`, `gain_vs_unregularised`, `gain_vs_teacher`). "
              "Each figure's full parameters are in the JSON caption beside it; the files here are reduced copies "
-             "(the originals are vector PDF and 300 dpi PNG).", ""]
+             "(the originals are vector PDF and 300 dpi PNG).", "",
+             "Cost, measured as CPU time on the 2-core development machine (wall time grows with whatever else "
+             "runs there): `figures paper --quick` about 5 CPU minutes from an empty store, `figures phase --quick` "
+             "about 3 (serial: six 12 x 10 diagrams, about 900 saddle points and ridge optimisations with the "
+             "references). A rerun on the same store recomputes nothing.", ""]
     for name in ORDER:
         folder = phase_dir if name.startswith("phase_") else paper_dir
         png, side = folder / f"{name}.png", folder / f"{name}.json"

@@ -51,11 +51,11 @@ class GridOptions:
     min_width: float = 0.01
     peak_width: float = 0.003
     max_rounds: int = 8
-    max_points: int = 60
+    max_points: int = 90
 
 
 #: ``--quick`` figures: coarser tolerance, same peak resolution.
-QUICK = GridOptions(tol=0.03, min_width=0.03, peak_width=0.004, max_rounds=8, max_points=28)
+QUICK = GridOptions(tol=0.03, min_width=0.03, peak_width=0.004, max_rounds=8, max_points=36)
 #: Full-resolution figures.
 FULL = GridOptions()
 
@@ -117,7 +117,10 @@ def refine_points(xs: Sequence[float], ys: Mapping[str, Sequence[float]] | Seque
     scaled to [0, 1]) estimates the polyline's error on both intervals: above
     ``tol`` both are bisected, down to ``min_width``.  A local maximum or minimum
     at i (a peak or an optimum) bisects both neighbouring intervals down to
-    ``peak_width``, so the drawn extremum is within peak_width of the true one.
+    ``peak_width``, so the drawn extremum is within peak_width of the true one.  A failed
+    point (NaN) next to an extremum, or next to the largest or smallest converged value at
+    either end, has both its intervals bisected the same way: solvers fail where a norm
+    diverges, so the true peak may lie beside the failed point rather than at the drawn maximum.
     """
     x = _scaled(np.asarray(xs, float), logx)
     if len(x) < 3:
@@ -144,7 +147,22 @@ def refine_points(xs: Sequence[float], ys: Mapping[str, Sequence[float]] | Seque
         yspan = float(np.max(yf) - np.min(yf))
         if yspan <= 0:
             continue
+        where = np.flatnonzero(ok)  # index in x of each finite point
+
+        def around_failed(i: int) -> None:
+            # a failed point next to an extremum may hide the true peak (the solver fails where the
+            # norm is largest): bisect both intervals beside it, so converged points approach it
+            for k in (where[i] - 1, where[i] + 1):
+                if 0 <= k < len(x) and not ok[k]:
+                    if k - 1 >= 0:
+                        bisect(x[k - 1], x[k], options.peak_width, peak_new)
+                    if k + 1 < len(x):
+                        bisect(x[k], x[k + 1], options.peak_width, peak_new)
+
         u, v = (xf - xf[0]) / span, (yf - np.min(yf)) / yspan
+        for i in (0, len(xf) - 1):  # a global extremum at the end of the converged points
+            if yf[i] in (np.max(yf), np.min(yf)):
+                around_failed(i)
         for i in range(1, len(xf) - 1):
             t = (u[i] - u[i - 1]) / (u[i + 1] - u[i - 1])
             dev = abs(v[i] - (v[i - 1] + t * (v[i + 1] - v[i - 1])))
@@ -152,6 +170,7 @@ def refine_points(xs: Sequence[float], ys: Mapping[str, Sequence[float]] | Seque
             if extremum:
                 bisect(xf[i - 1], xf[i], options.peak_width, peak_new)
                 bisect(xf[i], xf[i + 1], options.peak_width, peak_new)
+                around_failed(i)
             elif dev > options.tol:
                 bisect(xf[i - 1], xf[i], options.min_width, new)
                 bisect(xf[i], xf[i + 1], options.min_width, new)

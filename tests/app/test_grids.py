@@ -41,6 +41,24 @@ def test_refinement_on_a_log_axis_and_failed_points():
     assert refine_points([1.0, 2.0], {"e": [0.0, 1.0]}) == []
 
 
+def test_refinement_closes_in_on_a_peak_hidden_by_a_failed_point():
+    """The solver fails where a norm diverges: the true peak (x0) sits in a failed stretch beside the drawn maximum.
+
+    Refinement must bisect beside the failed points until converged points lie within the
+    peak resolution of x0 on both sides (as near a separability threshold with tiny ridge).
+    """
+    x0, lo, hi = 3.6, 0.5, 7.0
+    f = lambda x: np.nan if abs(x - x0) < 0.02 else 1.0 / abs(x - x0)  # noqa: E731
+    xs, ys = _run(f, np.linspace(lo, hi, 6), options=QUICK)
+    ok = np.isfinite(ys)
+    left, right = xs[ok & (xs < x0)].max(), xs[ok & (xs > x0)].min()
+    width = 2 * QUICK.peak_width * (hi - lo) + 0.02
+    assert x0 - left <= width and right - x0 <= width, (left, right)
+    assert len(xs) <= QUICK.max_points
+    one = refine_points([1.0, 2.0, 3.0, 4.0, 5.0], {"y": [1.0, 2.0, 3.0, np.nan, 1.0]}, options=QUICK)
+    assert any(3.0 < v < 4.0 for v in one) and any(4.0 < v < 5.0 for v in one)
+
+
 def test_merge_grid():
     assert merge_grid([1.0, 2.0], [1.5, 2.0 + 1e-12]) == [1.0, 1.5, 2.0]
 

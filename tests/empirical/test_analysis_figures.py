@@ -46,7 +46,8 @@ def test_metric_curves_lines_and_seed_bands():
     fig = plot_metric_curves(pd.DataFrame(rows))
     assert len(fig.axes) == 2
     ax = fig.axes[0]
-    assert ax.get_ylabel() == "knn_accuracy" and ax.get_xlabel() == "rel_depth"
+    assert ax.get_ylabel() == "$k$-NN accuracy" and ax.get_xlabel() == "relative depth (layer / number of layers)"
+    assert fig.axes[1].get_ylabel() == "within / between-class distance"
     assert len(ax.lines) == 2 and len(ax.collections) == 2  # one band per model
     np.testing.assert_allclose(ax.lines[0].get_ydata(), [0.81, 0.81])
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["kd", "ce"]

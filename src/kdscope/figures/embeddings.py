@@ -32,6 +32,17 @@ _DIRECTION = {
 }
 
 
+#: Axis labels of the metric and depth columns (readable text instead of the column names).
+METRIC_LABELS = {
+    "knn_accuracy": "$k$-NN accuracy",
+    "linear_probe": "linear-probe accuracy",
+    "silhouette": "silhouette score",
+    "davies_bouldin": "Davies-Bouldin index",
+    "distance_ratio": "within / between-class distance",
+}
+DEPTH_LABELS = {"rel_depth": "relative depth (layer / number of layers)", "depth": "layer index"}
+
+
 def _require(table: pd.DataFrame, cols: Sequence[str], fn: str) -> None:
     missing = [c for c in cols if c not in table.columns]
     if missing:
@@ -129,7 +140,8 @@ def plot_metric_curves(
 
     Returns
     -------
-    Figure with one axes per metric; x label ``x``, y label the metric name.
+    Figure with one axes per metric; axis labels from :data:`DEPTH_LABELS` and
+    :data:`METRIC_LABELS` (the column name for anything not listed there).
     """
     _require(table, ["metric", "value", x, hue], "plot_metric_curves")
     metrics = _order(table["metric"], metrics)
@@ -148,8 +160,8 @@ def plot_metric_curves(
             if band is not None and band in rows.columns and rows[band].nunique() > 1:
                 sd = stats["std"].fillna(0.0)
                 ax.fill_between(stats.index, stats["mean"] - sd, stats["mean"] + sd, color=colour, alpha=0.2, lw=0)
-        ax.set_xlabel(x)
-        ax.set_ylabel(metric)
+        ax.set_xlabel(DEPTH_LABELS.get(x, x))
+        ax.set_ylabel(METRIC_LABELS.get(metric, metric))
         if metric in _DIRECTION:
             ax.set_title(_DIRECTION[metric], fontsize=8)
     handles, labels = axes[0].get_legend_handles_labels()

@@ -90,8 +90,10 @@ def plot_phase_diagram(
             cs = ax.contour(xs, ys, np.ma.masked_invalid(z), levels=levels, colors="k", linewidths=1.4)
             cs.set_gid("contour")
             fmt = {lv: (contour_label if (lv == 0 and contour_label) else f"{lv:g}") for lv in levels}
-            for t in ax.clabel(cs, levels=levels, fmt=fmt, fontsize=8, inline=True):
+            # not inline: an inline label cuts a gap as long as the label out of a coarse contour
+            for t in ax.clabel(cs, levels=levels, fmt=fmt, fontsize=8, inline=False):
                 t.set_gid("contour_label")
+                t.set_bbox(dict(facecolor="white", alpha=0.75, edgecolor="none", pad=0.8))
     i = 0
     for label, xv in (vlines or {}).items():
         ax.axvline(float(xv), label=label, gid="threshold", **THRESHOLD_STYLES[i % len(THRESHOLD_STYLES)])
