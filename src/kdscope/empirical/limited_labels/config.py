@@ -33,7 +33,7 @@ from kdscope.empirical.config import (
     ModelConfig,
     PathName,
     TrainConfig,
-    _Checked,
+    ValidatedConfig,
     load_config,
     model_size_problem,
     parse_config,
@@ -48,7 +48,7 @@ PROTOCOL = "limited_labels"
 
 
 @dataclass(frozen=True)
-class StudentSchedule(_Checked):
+class StudentSchedule(ValidatedConfig):
     """Budget-matched optimisation: ``steps`` SGD/Adam steps whatever the budget.
 
     Each step draws ``min(batch_size, n_labelled)`` labelled images (epochs of seeded
@@ -73,7 +73,7 @@ class StudentSchedule(_Checked):
 
 
 @dataclass(frozen=True)
-class LimitedLearner(_Checked):
+class LimitedLearner(ValidatedConfig):
     """One student objective: (1 - xi) CE on the labelled batch + xi soft loss.
 
     The soft loss (registered ``loss`` at temperature ``tau``) is taken on the labelled
@@ -108,7 +108,7 @@ class LimitedLearner(_Checked):
 
 
 @dataclass(frozen=True)
-class LimitedTeacher(_Checked):
+class LimitedTeacher(ValidatedConfig):
     """The stored teacher: model and training on the whole pool, initialisation seed."""
 
     model: ModelConfig
@@ -122,7 +122,7 @@ class LimitedTeacher(_Checked):
 
 
 @dataclass(frozen=True)
-class LimitedLabelConfig(_Checked):
+class LimitedLabelConfig(ValidatedConfig):
     """A limited-label experiment: teacher, student model, budgets, learners, seeds."""
 
     name: str
