@@ -57,7 +57,37 @@ def _run_limited(cfg, out_dir: Path, *, data_dir, device, quick, progress, teach
     typer.echo("")
     typer.echo(format_limited_summary(result.summary, reference=cfg.reference, teacher_acc=result.teacher_acc))
     _save_budget_figure(result, cfg, out_dir)
+    if result.theory_practice is not None:
+        _theory_practice(result, cfg, out_dir)
     typer.echo(f"\nsummary: {out_dir / 'summary.csv'}   wall time: {result.seconds:.1f} s")
+
+
+def _theory_practice(result, cfg, out_dir: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    from kdscope.empirical.limited_labels.theory import format_theory_practice
+    from kdscope.figures.theory_practice import plot_theory_practice
+    from kdscope.store import write_figure
+
+    table = result.theory_practice
+    th = table[table["kind"] == "theory"]
+    typer.echo("\ntheory vs practice (errors = 1 - accuracy; gain = eps - eps_alone, negative: distillation helps):")
+    typer.echo(format_theory_practice(table, reference=cfg.reference))
+    bad = th[th["status"] != "converged"]
+    if not bad.empty:
+        typer.echo(f"theory: {len(bad)} of {len(th)} points did not converge (left out of the curves).")
+    r = th.iloc[0]
+    classes = "/".join(str(c) for c in cfg.classes)
+    caption = (f"{cfg.dataset} classes {classes}: CNN student (width {cfg.student.width}, depth {cfg.student.depth}), "
+               f"{cfg.schedule.steps} steps per budget, {int(result.summary['n_seeds'].max())} seeds, error bars 95% t "
+               f"intervals (gain: paired over seeds). Theory: fresh-sample distillation on the mixture fitted to the "
+               f"pool pixels (d = {int(r['d'])} PCA components{', whitened' if cfg.theory.whiten else ''}; "
+               f"delta = {r['delta']:.3g}, rho = {r['rho']:.3f}), logistic teacher on alpha_T = {r['alpha_t']:.4g}, "
+               f"lam_T = {r['lam_t']:g}, students lam_S = {r['lam_s']:g}, eta = {r['eta']:g}; alpha_S = n_S / d.")
+    fig = plot_theory_practice(table, reference=cfg.reference, caption=caption)
+    write_figure(fig, out_dir / "figure_theory_practice")
+    plt.close(fig)
+    typer.echo(f"figure: {out_dir / 'figure_theory_practice.png'}; table: {out_dir / 'theory_practice.csv'}")
 
 
 def _save_budget_figure(result, cfg, out_dir: Path) -> None:
