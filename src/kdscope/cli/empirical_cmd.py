@@ -167,6 +167,8 @@ def run(
     typer.echo(format_summary(result.summary))
     if cfg.figure == "accuracy_vs_tau":
         _save_tau_figure(result.summary, out_dir)
+    elif cfg.figure == "path_weights":
+        _save_weights_figure(result.logs, cfg, out_dir)
     typer.echo(f"\nsummary: {out_dir / 'summary.csv'}   wall time: {result.seconds:.1f} s")
 
 
@@ -174,12 +176,34 @@ def _save_tau_figure(summary, out_dir: Path) -> None:
     import matplotlib.pyplot as plt
 
     from kdscope.figures.empirical import plot_accuracy_vs_tau
+    from kdscope.store import write_figure
 
     conditions = list(dict.fromkeys(summary["condition"]))
     for cond in conditions:
         fig = plot_accuracy_vs_tau(summary, condition=cond)
         stem = "figure_accuracy_vs_tau" + ("" if len(conditions) == 1 else f"_{cond}")
-        for ext in ("png", "pdf"):
-            fig.savefig(out_dir / f"{stem}.{ext}", dpi=150)
+        write_figure(fig, out_dir / stem)
+        plt.close(fig)
+        typer.echo(f"figure: {out_dir / (stem + '.png')}")
+
+
+def _save_weights_figure(logs, cfg, out_dir: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    from kdscope.figures.aggregation import plot_path_weights
+    from kdscope.store import write_figure
+
+    conditions = list(dict.fromkeys(logs["condition"]))
+    seeds = logs["seed"].nunique()
+    for cond in conditions:
+        caption = (f"{cfg.name}, condition {cond}: weight of each distillation path per epoch ({seeds} seeds; "
+                   "uncertainty weighting: exp(-s) of the learned log-variance s; GradNorm: its learned weights).")
+        try:
+            fig = plot_path_weights(logs, condition=cond, caption=caption)
+        except ValueError as exc:
+            typer.echo(f"no path-weight figure: {exc}")
+            return
+        stem = "figure_path_weights" + ("" if len(conditions) == 1 else f"_{cond}")
+        write_figure(fig, out_dir / stem)
         plt.close(fig)
         typer.echo(f"figure: {out_dir / (stem + '.png')}")

@@ -258,7 +258,8 @@ class ExperimentConfig(ValidatedConfig):
     grid: dict[str, tuple] = field(default_factory=dict)
     figure: str | None = None
     description: str = ""
-    CONSTRAINTS: typing.ClassVar[dict] = {"name": PathName(), "figure": Choice((None, "accuracy_vs_tau"))}
+    CONSTRAINTS: typing.ClassVar[dict] = {"name": PathName(),
+                                          "figure": Choice((None, "accuracy_vs_tau", "path_weights"))}
 
     def _cross_checks(self) -> list[str]:
         out = []

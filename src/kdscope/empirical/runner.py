@@ -234,12 +234,25 @@ def summarize(logs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _reference_learner(per_seed: pd.DataFrame) -> str | None:
-    """The student trained alone: first student with xi = 0 and no feature path (None if there is none)."""
+    """The network trained alone that distilled students are compared with (None if there is none).
+
+    The first student with xi = 0 and no feature path; failing that, in a born-again
+    chain (every student on the teacher's own model, no student alone), the teacher:
+    generation 0 *is* that network trained alone on the same split from the same
+    initialisation, so generation k minus teacher is the paired gain of the chain.
+    """
     if "role" not in per_seed.columns:
         return None
     plain = per_seed["features"].fillna("") == "" if "features" in per_seed.columns else True
     alone = per_seed[(per_seed["role"] == "student") & (per_seed["xi"] == 0) & plain]
-    return str(alone["learner"].iloc[0]) if len(alone) else None
+    if len(alone):
+        return str(alone["learner"].iloc[0])
+    if "model" in per_seed.columns:
+        teacher = per_seed[per_seed["role"] == "teacher"]
+        students = per_seed[per_seed["role"] == "student"]
+        if len(teacher) and len(students) and set(students["model"]) == set(teacher["model"]):
+            return "teacher"
+    return None
 
 
 def _add_intervals(out: pd.DataFrame, per_seed: pd.DataFrame) -> pd.DataFrame:
