@@ -175,12 +175,20 @@ def run(
 def _save_tau_figure(summary, out_dir: Path) -> None:
     import matplotlib.pyplot as plt
 
-    from kdscope.figures.empirical import plot_accuracy_vs_tau
+    from kdscope.figures.empirical import plot_accuracy_vs_tau, plot_gain_vs_tau
+    from kdscope.figures.style import paper_style
     from kdscope.store import write_figure
 
     conditions = list(dict.fromkeys(summary["condition"]))
+    seeds = int(summary["n_seeds"].max())
     for cond in conditions:
-        fig = plot_accuracy_vs_tau(summary, condition=cond)
+        with paper_style(figure__figsize=(10.0, 3.6)):
+            fig, (ax_acc, ax_gain) = plt.subplots(1, 2, layout="constrained")
+            plot_accuracy_vs_tau(summary, condition=cond, ax=ax_acc)
+            plot_gain_vs_tau(summary, condition=cond, ax=ax_gain)
+            fig.text(0.01, -0.03, f"{seeds} seeds. Left: mean, bars and bands one standard deviation over seeds. "
+                     "Right: paired difference to the student alone (same split and initialisation), 95% t "
+                     "interval.", fontsize=7, ha="left", va="top")
         stem = "figure_accuracy_vs_tau" + ("" if len(conditions) == 1 else f"_{cond}")
         write_figure(fig, out_dir / stem)
         plt.close(fig)
