@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from kdscope.cli import app
 from kdscope.empirical.config import parse_experiment
 from kdscope.empirical.metrics import accuracy, predict_logits
-from kdscope.empirical.runner import load_analysis_input, run_experiment, summarize
+from kdscope.empirical.runner import format_summary, load_analysis_input, run_experiment, summarize
 from kdscope.empirical.store import list_models, load_logs, load_model, load_run_config, load_splits
 from kdscope.figures.empirical import plot_accuracy_vs_tau
 
@@ -220,6 +220,7 @@ def test_born_again_chain_is_paired_with_its_teacher():
     assert s.loc["gen2", "delta_vs_alone"] == pytest.approx(d.mean())
     half = 4.302652729911275 * d.std(ddof=1) / np.sqrt(3)  # t_{2, 0.975}
     assert s.loc["gen2", "delta_ci_high"] - s.loc["gen2", "delta_vs_alone"] == pytest.approx(half)
+    assert "- teacher [95% CI]" in format_summary(summarize(pd.DataFrame(rows)))
     # a student on another model breaks the chain: no reference, no paired difference
     other = pd.DataFrame(rows).assign(model=lambda t: np.where(t["learner"] == "gen2", "small", t["model"]))
     assert np.isnan(summarize(other).set_index("learner").loc["gen1", "delta_vs_alone"])
