@@ -94,6 +94,7 @@ def _save_budget_figure(result, cfg, out_dir: Path) -> None:
     import matplotlib.pyplot as plt
 
     from kdscope.figures.limited_labels import plot_accuracy_vs_budget
+    from kdscope.store import write_figure
 
     seeds = int(result.summary["n_seeds"].max())
     caption = (f"{cfg.dataset}: student {cfg.student.arch}(width {cfg.student.width}, depth {cfg.student.depth}), "
@@ -103,8 +104,7 @@ def _save_budget_figure(result, cfg, out_dir: Path) -> None:
                "(right: paired over seeds).")
     fig = plot_accuracy_vs_budget(result.summary, reference=cfg.reference, teacher_acc=result.teacher_acc,
                                   caption=caption)
-    for ext in ("png", "pdf"):
-        fig.savefig(out_dir / f"figure_accuracy_vs_budget.{ext}", dpi=300, bbox_inches="tight")
+    write_figure(fig, out_dir / "figure_accuracy_vs_budget")
     plt.close(fig)
     typer.echo(f"figure: {out_dir / 'figure_accuracy_vs_budget.png'}")
 
