@@ -15,6 +15,7 @@ from kdscope.empirical.config import (
     ModelConfig,
     StudentConfig,
     TrainConfig,
+    ValidatedConfig,
     load_experiment,
     parse_experiment,
     to_dict,
@@ -162,3 +163,26 @@ def test_experiment_dataclass_direct_construction_checks_cross_fields():
     with pytest.raises(ConfigError, match="'teacher.model'"):
         dataclasses.replace(cfg, teacher=dataclasses.replace(cfg.teacher, model="nope"))
     assert isinstance(cfg, ExperimentConfig)
+
+
+def test_validated_config_reports_every_problem_at_once():
+    """The public base: one ConfigError naming the class and every bad field, cross-field rules included."""
+    from kdscope.theory.constraints import Interval
+
+    @dataclasses.dataclass(frozen=True)
+    class Toy(ValidatedConfig):
+        a: float = 0.5
+        b: int = 1
+        CONSTRAINTS = {"a": Interval(0.0, 1.0), "b": Interval(1, float("inf"), integer=True)}
+
+        def _cross_checks(self):
+            return [f"'a'={self.a} and 'b'={self.b} clash."] if self.a == 1.0 and self.b == 1 else []
+
+    Toy()
+    with pytest.raises(ConfigError) as info:
+        Toy(a=2.0, b=0)
+    message = str(info.value)
+    assert message.startswith("Toy: ") and "'a'" in message and "'b'" in message
+    with pytest.raises(ConfigError, match="clash"):
+        Toy(a=1.0, b=1)
+    assert all(issubclass(c, ValidatedConfig) for c in (DataConfig, ModelConfig, TrainConfig, ExperimentConfig))

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from kdscope.cli import app
 from kdscope.empirical.config import parse_experiment
 from kdscope.empirical.metrics import accuracy, predict_logits
-from kdscope.empirical.runner import load_analysis_input, run_experiment
+from kdscope.empirical.runner import format_summary, load_analysis_input, run_experiment, summarize
 from kdscope.empirical.store import list_models, load_logs, load_model, load_run_config, load_splits
 from kdscope.figures.empirical import plot_accuracy_vs_tau
 
@@ -202,3 +202,25 @@ def test_pretrained_teacher_comes_from_the_store_once(tmp_path, monkeypatch):
     again = run_experiment(parsed, tmp_path / "b", progress=False, echo=None, teacher_root=root)
     assert calls == []  # get_teacher looks train_learner up at call time: the stored teachers were not retrained
     pd.testing.assert_series_equal(again.summary["test_acc_best_mean"], first.summary["test_acc_best_mean"])
+
+
+def test_born_again_chain_is_paired_with_its_teacher():
+    """No student alone, every student on the teacher's model: generation k is compared with the teacher."""
+    rows = []
+    acc = {"teacher": [0.80, 0.70, 0.75], "gen1": [0.82, 0.73, 0.76], "gen2": [0.81, 0.74, 0.78]}
+    for learner, values in acc.items():
+        for seed, a in enumerate(values):
+            rows.append({"condition": "base", "learner": learner, "seed": seed, "epoch": 1,
+                         "role": "teacher" if learner == "teacher" else "student", "model": "net",
+                         "xi": 0.0 if learner == "teacher" else 0.9, "loss": "kl", "tau": 4.0, "features": "",
+                         "val_acc": a, "test_acc": a, "agreement": 1.0, "test_ece": 0.1})
+    s = summarize(pd.DataFrame(rows)).set_index("learner")
+    assert s.loc["teacher", "verdict"] == "reference" and s.loc["teacher", "delta_vs_alone"] == 0.0
+    d = np.array(acc["gen2"]) - np.array(acc["teacher"])
+    assert s.loc["gen2", "delta_vs_alone"] == pytest.approx(d.mean())
+    half = 4.302652729911275 * d.std(ddof=1) / np.sqrt(3)  # t_{2, 0.975}
+    assert s.loc["gen2", "delta_ci_high"] - s.loc["gen2", "delta_vs_alone"] == pytest.approx(half)
+    assert "- teacher [95% CI]" in format_summary(summarize(pd.DataFrame(rows)))
+    # a student on another model breaks the chain: no reference, no paired difference
+    other = pd.DataFrame(rows).assign(model=lambda t: np.where(t["learner"] == "gen2", "small", t["model"]))
+    assert np.isnan(summarize(other).set_index("learner").loc["gen1", "delta_vs_alone"])

@@ -57,13 +57,44 @@ def _run_limited(cfg, out_dir: Path, *, data_dir, device, quick, progress, teach
     typer.echo("")
     typer.echo(format_limited_summary(result.summary, reference=cfg.reference, teacher_acc=result.teacher_acc))
     _save_budget_figure(result, cfg, out_dir)
+    if result.theory_practice is not None:
+        _theory_practice(result, cfg, out_dir)
     typer.echo(f"\nsummary: {out_dir / 'summary.csv'}   wall time: {result.seconds:.1f} s")
+
+
+def _theory_practice(result, cfg, out_dir: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    from kdscope.empirical.limited_labels.theory import format_theory_practice
+    from kdscope.figures.theory_practice import plot_theory_practice
+    from kdscope.store import write_figure
+
+    table = result.theory_practice
+    th = table[table["kind"] == "theory"]
+    typer.echo("\ntheory vs practice (errors = 1 - accuracy; gain = eps - eps_alone, negative: distillation helps):")
+    typer.echo(format_theory_practice(table, reference=cfg.reference))
+    bad = th[th["status"] != "converged"]
+    if not bad.empty:
+        typer.echo(f"theory: {len(bad)} of {len(th)} points did not converge (left out of the curves).")
+    r = th.iloc[0]
+    classes = "/".join(str(c) for c in cfg.classes)
+    caption = (f"{cfg.dataset} classes {classes}: CNN student (width {cfg.student.width}, depth {cfg.student.depth}), "
+               f"{cfg.schedule.steps} steps per budget, {int(result.summary['n_seeds'].max())} seeds, error bars 95% t "
+               f"intervals (gain: paired over seeds). Theory: fresh-sample distillation on the mixture fitted to the "
+               f"pool pixels (d = {int(r['d'])} PCA components{', whitened' if cfg.theory.whiten else ''}; "
+               f"delta = {r['delta']:.3g}, rho = {r['rho']:.3f}), logistic teacher on alpha_T = {r['alpha_t']:.4g}, "
+               f"lam_T = {r['lam_t']:g}, students lam_S = {r['lam_s']:g}, eta = {r['eta']:g}; alpha_S = n_S / d.")
+    fig = plot_theory_practice(table, reference=cfg.reference, caption=caption)
+    write_figure(fig, out_dir / "figure_theory_practice")
+    plt.close(fig)
+    typer.echo(f"figure: {out_dir / 'figure_theory_practice.png'}; table: {out_dir / 'theory_practice.csv'}")
 
 
 def _save_budget_figure(result, cfg, out_dir: Path) -> None:
     import matplotlib.pyplot as plt
 
     from kdscope.figures.limited_labels import plot_accuracy_vs_budget
+    from kdscope.store import write_figure
 
     seeds = int(result.summary["n_seeds"].max())
     caption = (f"{cfg.dataset}: student {cfg.student.arch}(width {cfg.student.width}, depth {cfg.student.depth}), "
@@ -73,8 +104,7 @@ def _save_budget_figure(result, cfg, out_dir: Path) -> None:
                "(right: paired over seeds).")
     fig = plot_accuracy_vs_budget(result.summary, reference=cfg.reference, teacher_acc=result.teacher_acc,
                                   caption=caption)
-    for ext in ("png", "pdf"):
-        fig.savefig(out_dir / f"figure_accuracy_vs_budget.{ext}", dpi=300, bbox_inches="tight")
+    write_figure(fig, out_dir / "figure_accuracy_vs_budget")
     plt.close(fig)
     typer.echo(f"figure: {out_dir / 'figure_accuracy_vs_budget.png'}")
 
@@ -137,19 +167,51 @@ def run(
     typer.echo(format_summary(result.summary))
     if cfg.figure == "accuracy_vs_tau":
         _save_tau_figure(result.summary, out_dir)
+    elif cfg.figure == "path_weights":
+        _save_weights_figure(result.logs, cfg, out_dir)
     typer.echo(f"\nsummary: {out_dir / 'summary.csv'}   wall time: {result.seconds:.1f} s")
 
 
 def _save_tau_figure(summary, out_dir: Path) -> None:
     import matplotlib.pyplot as plt
 
-    from kdscope.figures.empirical import plot_accuracy_vs_tau
+    from kdscope.figures.empirical import plot_accuracy_vs_tau, plot_gain_vs_tau
+    from kdscope.figures.style import paper_style
+    from kdscope.store import write_figure
 
     conditions = list(dict.fromkeys(summary["condition"]))
+    seeds = int(summary["n_seeds"].max())
     for cond in conditions:
-        fig = plot_accuracy_vs_tau(summary, condition=cond)
+        with paper_style(figure__figsize=(10.0, 3.6)):
+            fig, (ax_acc, ax_gain) = plt.subplots(1, 2, layout="constrained")
+            plot_accuracy_vs_tau(summary, condition=cond, ax=ax_acc)
+            plot_gain_vs_tau(summary, condition=cond, ax=ax_gain)
+            fig.text(0.01, -0.03, f"{seeds} seeds. Left: mean, bars and bands one standard deviation over seeds. "
+                     "Right: paired difference to the student alone (same split and initialisation), 95% t "
+                     "interval.", fontsize=7, ha="left", va="top")
         stem = "figure_accuracy_vs_tau" + ("" if len(conditions) == 1 else f"_{cond}")
-        for ext in ("png", "pdf"):
-            fig.savefig(out_dir / f"{stem}.{ext}", dpi=150)
+        write_figure(fig, out_dir / stem)
+        plt.close(fig)
+        typer.echo(f"figure: {out_dir / (stem + '.png')}")
+
+
+def _save_weights_figure(logs, cfg, out_dir: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    from kdscope.figures.aggregation import plot_path_weights
+    from kdscope.store import write_figure
+
+    conditions = list(dict.fromkeys(logs["condition"]))
+    seeds = logs["seed"].nunique()
+    for cond in conditions:
+        caption = (f"{cfg.name}, condition {cond}: weight of each distillation path per epoch ({seeds} seeds; "
+                   "uncertainty weighting: exp(-s) of the learned log-variance s; GradNorm: its learned weights).")
+        try:
+            fig = plot_path_weights(logs, condition=cond, caption=caption)
+        except ValueError as exc:
+            typer.echo(f"no path-weight figure: {exc}")
+            return
+        stem = "figure_path_weights" + ("" if len(conditions) == 1 else f"_{cond}")
+        write_figure(fig, out_dir / stem)
         plt.close(fig)
         typer.echo(f"figure: {out_dir / (stem + '.png')}")

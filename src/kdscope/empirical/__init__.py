@@ -26,6 +26,7 @@ from kdscope.empirical.config import (
     StudentConfig,
     TeacherConfig,
     TrainConfig,
+    ValidatedConfig,
     load_experiment,
     parse_experiment,
 )
@@ -70,7 +71,7 @@ __all__ = [
     "AbstractAggregator", "FixedAggregator", "GradNormAggregator", "UncertaintyAggregator", "build_aggregator",
     "ConfigError", "Registry",
     "DataConfig", "ExperimentConfig", "FeaturePathConfig", "ModelConfig", "StudentConfig", "TeacherConfig",
-    "TrainConfig", "load_experiment", "parse_experiment",
+    "TrainConfig", "ValidatedConfig", "load_experiment", "parse_experiment",
     "DataSplits", "DatasetNotFoundError", "RawDataset", "add_label_noise", "class_balanced_indices",
     "load_digits", "load_fashion_mnist", "load_raw", "make_splits", "read_idx",
     "capture", "resolve_module",

@@ -68,8 +68,21 @@ def _validate(obj: Any, prefix: str = "") -> list[str]:
     ]
 
 
-class _Checked:
-    """Mixin: ``__post_init__`` validates the fields and raises one ConfigError listing every problem."""
+class ValidatedConfig:
+    """Base of every config dataclass: validated once, at construction, against a table of constraints.
+
+    A subclass is a frozen dataclass that sets the class attribute ``CONSTRAINTS``, a
+    mapping from field name to a constraint of :mod:`kdscope.theory.constraints`
+    (``Interval``, ``Choice``, ``Flag``) or of the registries (``RegistryChoice``,
+    :class:`PathName`): anything with ``check(name, value) -> message | None``.  Rules
+    that involve several fields go in ``_cross_checks`` (a list of messages, each
+    naming every field it involves).  ``__post_init__`` collects all the messages and
+    raises one :class:`~kdscope.empirical.registry.ConfigError` listing them, prefixed
+    with the class name, so a user sees every problem of a file at once.
+
+    Used by the experiment configs here, the limited-label configs
+    (:mod:`kdscope.empirical.limited_labels.config`) and any later protocol's config.
+    """
 
     CONSTRAINTS: typing.ClassVar[dict] = {}
 
@@ -83,7 +96,7 @@ class _Checked:
 
 
 @dataclass(frozen=True)
-class DataConfig(_Checked):
+class DataConfig(ValidatedConfig):
     """Data set and its splits; see :func:`kdscope.empirical.data.make_splits`.
 
     ``seed`` None draws subsets and label noise with the run seed; an integer fixes them.
@@ -108,7 +121,7 @@ class DataConfig(_Checked):
 
 
 @dataclass(frozen=True)
-class ModelConfig(_Checked):
+class ModelConfig(ValidatedConfig):
     """An architecture from :data:`kdscope.empirical.models.ARCHITECTURES` with its width and depth."""
 
     arch: str
@@ -146,7 +159,7 @@ OPTIMISER_CONSTRAINTS = {
 
 
 @dataclass(frozen=True)
-class TrainConfig(_Checked):
+class TrainConfig(ValidatedConfig):
     """Optimisation: SGD with momentum (no Nesterov) or Adam; learning rate cosine-annealed per epoch or constant."""
 
     epochs: int = 10
@@ -164,7 +177,7 @@ class TrainConfig(_Checked):
 
 
 @dataclass(frozen=True)
-class FeaturePathConfig(_Checked):
+class FeaturePathConfig(ValidatedConfig):
     """One feature path: registered ``kind`` (hint, attention) between two module paths, with its weight."""
 
     kind: str
@@ -178,7 +191,7 @@ class FeaturePathConfig(_Checked):
 
 
 @dataclass(frozen=True)
-class TeacherConfig(_Checked):
+class TeacherConfig(ValidatedConfig):
     """The generation-0 learner, trained on hard labels; ``train`` None uses the experiment's ``train``.
 
     ``pretrained: true`` takes the teacher from the teacher store
@@ -196,7 +209,7 @@ class TeacherConfig(_Checked):
 
 
 @dataclass(frozen=True)
-class StudentConfig(_Checked):
+class StudentConfig(ValidatedConfig):
     """A learner trained from a frozen ``teacher`` ("teacher" or an earlier student: chains).
 
     Objective paths: ce with weight 1 - xi, kd (registered ``loss`` at temperature ``tau``)
@@ -232,7 +245,7 @@ class StudentConfig(_Checked):
 
 
 @dataclass(frozen=True)
-class ExperimentConfig(_Checked):
+class ExperimentConfig(ValidatedConfig):
     """A whole experiment: data, named models, a teacher, students, seeds, an optional grid."""
 
     name: str
@@ -245,7 +258,8 @@ class ExperimentConfig(_Checked):
     grid: dict[str, tuple] = field(default_factory=dict)
     figure: str | None = None
     description: str = ""
-    CONSTRAINTS: typing.ClassVar[dict] = {"name": PathName(), "figure": Choice((None, "accuracy_vs_tau"))}
+    CONSTRAINTS: typing.ClassVar[dict] = {"name": PathName(),
+                                          "figure": Choice((None, "accuracy_vs_tau", "path_weights"))}
 
     def _cross_checks(self) -> list[str]:
         out = []

@@ -180,6 +180,35 @@ def class_balanced_indices(y: np.ndarray, fraction: float, rng: np.random.Genera
     return np.sort(np.concatenate(chosen))
 
 
+def select_classes(raw: RawDataset, classes: tuple[int, ...] | list[int]) -> RawDataset:
+    """The sub-data set of ``classes`` (in that order), relabelled 0, 1, ...: class ``classes[k]`` becomes k.
+
+    Pool and test set keep only those classes' images, in their original order.  The
+    name records the choice (``fashion_mnist[0,6]``), so a teacher trained on it is
+    stored under its own key.
+
+    Raises
+    ------
+    ValueError
+        If fewer than two classes are given, one repeats, or one is not a class of ``raw``.
+    """
+    classes = tuple(int(c) for c in classes)
+    if len(classes) < 2 or len(set(classes)) != len(classes):
+        raise ValueError(f"select_classes: need at least two distinct classes; got {list(classes)}.")
+    bad = [c for c in classes if not 0 <= c < raw.n_classes]
+    if bad:
+        raise ValueError(f"select_classes: classes {bad} are not classes of {raw.name} (0 .. {raw.n_classes - 1}).")
+    lookup = np.full(raw.n_classes, -1, dtype=np.int64)
+    lookup[list(classes)] = np.arange(len(classes))
+    keep_pool = lookup[raw.y_pool] >= 0
+    keep_test = lookup[raw.y_test] >= 0
+    return RawDataset(
+        name=f"{raw.name}[{','.join(str(c) for c in classes)}]",
+        x_pool=raw.x_pool[keep_pool], y_pool=lookup[raw.y_pool[keep_pool]],
+        x_test=raw.x_test[keep_test], y_test=lookup[raw.y_test[keep_test]],
+        n_classes=len(classes),
+    )
+
 def add_label_noise(
     y: np.ndarray, theta: float, kind: str, n_classes: int, rng: np.random.Generator
 ) -> np.ndarray:

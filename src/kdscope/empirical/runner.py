@@ -234,12 +234,25 @@ def summarize(logs: pd.DataFrame) -> pd.DataFrame:
 
 
 def _reference_learner(per_seed: pd.DataFrame) -> str | None:
-    """The student trained alone: first student with xi = 0 and no feature path (None if there is none)."""
+    """The network trained alone that distilled students are compared with (None if there is none).
+
+    The first student with xi = 0 and no feature path; failing that, in a born-again
+    chain (every student on the teacher's own model, no student alone), the teacher:
+    generation 0 *is* that network trained alone on the same split from the same
+    initialisation, so generation k minus teacher is the paired gain of the chain.
+    """
     if "role" not in per_seed.columns:
         return None
     plain = per_seed["features"].fillna("") == "" if "features" in per_seed.columns else True
     alone = per_seed[(per_seed["role"] == "student") & (per_seed["xi"] == 0) & plain]
-    return str(alone["learner"].iloc[0]) if len(alone) else None
+    if len(alone):
+        return str(alone["learner"].iloc[0])
+    if "model" in per_seed.columns:
+        teacher = per_seed[per_seed["role"] == "teacher"]
+        students = per_seed[per_seed["role"] == "student"]
+        if len(teacher) and len(students) and set(students["model"]) == set(teacher["model"]):
+            return "teacher"
+    return None
 
 
 def _add_intervals(out: pd.DataFrame, per_seed: pd.DataFrame) -> pd.DataFrame:
@@ -275,9 +288,11 @@ def format_summary(summary: pd.DataFrame) -> str:
     Ends with a note when no distilled learner can be separated from the student alone
     (every 95% CI of the paired difference contains 0): the run is too small to tell.
     """
+    refs = summary.loc[summary.get("verdict", pd.Series("", index=summary.index)) == "reference", "learner"]
+    ref = str(refs.iloc[0]) if len(refs) else "alone"
     lines = [f"{'condition':<16s} {'learner':<14s} {'loss':<5s} {'tau':>5s} {'xi':>5s} {'seeds':>5s}  "
-             f"{'test acc (best val)':>20s}  {'95% CI':>15s}  {'- alone [95% CI]':>26s}  {'test acc (last)':>20s}  "
-             f"{'agreement':>9s}"]
+             f"{'test acc (best val)':>20s}  {'95% CI':>15s}  {'- ' + ref + ' [95% CI]':>26s}  "
+             f"{'test acc (last)':>20s}  {'agreement':>9s}"]
     separated = unseparated = 0
     for _, r in summary.iterrows():
         pm = lambda m: f"{r[m + '_mean']:.4f} +- {0.0 if pd.isna(r[m + '_std']) else r[m + '_std']:.4f}"  # noqa: E731
@@ -293,7 +308,7 @@ def format_summary(summary: pd.DataFrame) -> str:
                      f"{int(r['n_seeds']):>5d}  {pm('test_acc_best'):>20s}  {ci:>15s}  {gain:>26s}  "
                      f"{pm('test_acc_last'):>20s}  {r['agreement_last_mean']:>9.4f}")
     if unseparated and not separated:
-        lines.append("\nno distilled learner is separated from the student alone (every 95% CI of the paired "
+        lines.append(f"\nno distilled learner is separated from the reference {ref!r} (every 95% CI of the paired "
                      "difference contains 0): too few seeds or too small a budget to tell them apart.")
     return "\n".join(lines)
 

@@ -100,3 +100,67 @@ def plot_accuracy_vs_tau(
     ax.grid(alpha=0.3)
     return fig
 
+
+
+def plot_gain_vs_tau(
+    summary: pd.DataFrame,
+    *,
+    condition: str | None = None,
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Paired gain over the student alone vs temperature tau, with 95% CIs (the claim behind the tau figure).
+
+    Parameters
+    ----------
+    summary : DataFrame
+        Columns ``learner, role, loss, tau, xi, delta_vs_alone, delta_ci_low, delta_ci_high``
+        (the run summary of :func:`kdscope.empirical.runner.summarize`).  KL students
+        become points with their 95% interval of the paired difference (tau = inf at the
+        right end, as in :func:`plot_accuracy_vs_tau`); each logit-MSE student is a
+        horizontal line with its interval as a band; a zero line marks "no gain".
+    condition, ax, title : as in :func:`plot_accuracy_vs_tau`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    need = (*_REQUIRED, "delta_vs_alone", "delta_ci_low", "delta_ci_high")
+    missing = [c for c in need if c not in summary.columns]
+    if missing:
+        raise ValueError(f"plot_gain_vs_tau: summary lacks columns {missing}.")
+    df = summary
+    if "condition" in df.columns:
+        conditions = list(dict.fromkeys(df["condition"]))
+        if condition is None and len(conditions) > 1:
+            raise ValueError(f"plot_gain_vs_tau: several conditions {conditions}; pass condition=.")
+        df = df[df["condition"] == (condition or conditions[0])]
+    plain = df["features"].fillna("") == "" if "features" in df.columns else pd.Series(True, index=df.index)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
+    else:
+        fig = ax.figure
+    kl = df[(df["loss"] == "kl") & (df["xi"] > 0) & plain].sort_values("tau")
+    finite = kl["tau"][np.isfinite(kl["tau"])]
+    x_inf = (finite.max() if len(finite) else 1.0) * 4.0
+    x = np.where(np.isfinite(kl["tau"]), kl["tau"], x_inf)
+    d = kl["delta_vs_alone"]
+    yerr = np.vstack([(d - kl["delta_ci_low"]).fillna(0.0), (kl["delta_ci_high"] - d).fillna(0.0)])
+    ax.errorbar(x, d, yerr=yerr, marker="o", capsize=3, color="C0", label=r"KL $-$ alone (95% CI)")
+    for _, r in df[(df["loss"] == "mse") & (df["xi"] > 0) & plain].iterrows():
+        ax.axhline(r["delta_vs_alone"], color="C1", label=f"logit MSE $-$ alone ({r['learner']})")
+        if pd.notna(r["delta_ci_low"]):
+            ax.axhspan(r["delta_ci_low"], r["delta_ci_high"], color="C1", alpha=0.12, linewidth=0)
+    ax.axhline(0.0, color="0.3", linewidth=0.8)
+    ax.set_xscale("log")
+    ticks = [*sorted(set(finite.tolist())), *([x_inf] if (~np.isfinite(kl["tau"])).any() else [])]
+    if ticks:
+        ax.set_xticks(ticks, [(r"$\infty$" if t == x_inf else f"{t:g}") for t in ticks])
+        ax.minorticks_off()
+        ax.set_xlim(min(ticks) / 1.6, max(ticks) * 1.6)
+    ax.set_xlabel(r"temperature $\tau$")
+    ax.set_ylabel("test accuracy $-$ student alone (paired)")
+    ax.set_title(title if title is not None else "gain over the student alone")
+    ax.legend(fontsize="small", frameon=False, loc="best")
+    ax.grid(alpha=0.3)
+    return fig

@@ -33,7 +33,7 @@ from kdscope.empirical.config import (
     ModelConfig,
     PathName,
     TrainConfig,
-    _Checked,
+    ValidatedConfig,
     load_config,
     model_size_problem,
     parse_config,
@@ -48,7 +48,7 @@ PROTOCOL = "limited_labels"
 
 
 @dataclass(frozen=True)
-class StudentSchedule(_Checked):
+class StudentSchedule(ValidatedConfig):
     """Budget-matched optimisation: ``steps`` SGD/Adam steps whatever the budget.
 
     Each step draws ``min(batch_size, n_labelled)`` labelled images (epochs of seeded
@@ -73,7 +73,7 @@ class StudentSchedule(_Checked):
 
 
 @dataclass(frozen=True)
-class LimitedLearner(_Checked):
+class LimitedLearner(ValidatedConfig):
     """One student objective: (1 - xi) CE on the labelled batch + xi soft loss.
 
     The soft loss (registered ``loss`` at temperature ``tau``) is taken on the labelled
@@ -108,7 +108,7 @@ class LimitedLearner(_Checked):
 
 
 @dataclass(frozen=True)
-class LimitedTeacher(_Checked):
+class LimitedTeacher(ValidatedConfig):
     """The stored teacher: model and training on the whole pool, initialisation seed."""
 
     model: ModelConfig
@@ -122,7 +122,42 @@ class LimitedTeacher(_Checked):
 
 
 @dataclass(frozen=True)
-class LimitedLabelConfig(_Checked):
+class TheoryOverlay(ValidatedConfig):
+    """The replica prediction put beside a two-class run (``theory:`` block; needs ``classes`` of length 2).
+
+    The two-cluster mixture is fitted to the pool images of the two classes (raw pixels
+    reduced to ``d`` principal components, whitened by the within-class covariance if
+    ``whiten``; :func:`kdscope.empirical.bridge.fit_mixture`), and the theory is solved at
+    the fitted ``delta, rho`` for each listed learner at ``alpha_S = n_S / d``, n_S the
+    student's number of labelled images (both classes): the student alone is a ridge
+    logistic learner (``lam_s``) on those samples; a distilled learner is fresh-sample
+    distillation from a logistic teacher (``lam_t``) trained on the whole two-class pool
+    (``alpha_T = n_pool / d``), with the learner's own ``xi``, soft loss and ``tau``, and a
+    student that trains the fraction ``eta`` of the coordinates.  ``n_grid`` points per
+    curve, log-spaced over the measured budgets.  ``learners``: names of non-transfer
+    learners to predict (empty: every learner that maps exactly:
+    alone, and KL at a finite tau without a transfer set).
+    """
+
+    d: int = 64
+    whiten: bool = True
+    lam_t: float = 0.1
+    lam_s: float = 0.1
+    eta: float = 1.0
+    n_grid: int = 25
+    learners: tuple[str, ...] = ()
+    CONSTRAINTS: typing.ClassVar[dict] = {
+        "d": Interval(2, 784, integer=True),
+        "whiten": Flag(),
+        "lam_t": Interval(0.0, float("inf"), open_lo=True),
+        "lam_s": Interval(0.0, float("inf"), open_lo=True),
+        "eta": Interval(0.0, 1.0, open_lo=True),
+        "n_grid": Interval(2, 400, integer=True),
+    }
+
+
+@dataclass(frozen=True)
+class LimitedLabelConfig(ValidatedConfig):
     """A limited-label experiment: teacher, student model, budgets, learners, seeds."""
 
     name: str
@@ -136,6 +171,8 @@ class LimitedLabelConfig(_Checked):
     budgets: tuple[int | str, ...] = (10, 30, 100, 300, 1000, "all")
     transfer_size: int | None = None
     test_fraction: float = 1.0
+    classes: tuple[int, ...] | None = None
+    theory: TheoryOverlay | None = None
     description: str = ""
     CONSTRAINTS: typing.ClassVar[dict] = {
         "name": PathName(),
@@ -168,12 +205,53 @@ class LimitedLabelConfig(_Checked):
                                      "student")
         if problem:
             out.append(problem)
+        out.extend(self._class_problems())
         return out
+
+    def _class_problems(self) -> list[str]:
+        out = []
+        if self.classes is not None:
+            if len(self.classes) < 2 or len(set(self.classes)) != len(self.classes) or any(
+                    not isinstance(c, int) or isinstance(c, bool) or c < 0 for c in self.classes):
+                out.append(f"'classes' must list at least two distinct class indices >= 0; "
+                           f"got {list(self.classes)!r}.")
+        if self.theory is not None:
+            if self.classes is None or len(self.classes) != 2:
+                out.append(f"'theory' predicts a two-class problem (the binary mixture) but classes="
+                           f"{None if self.classes is None else list(self.classes)}; give two classes or drop 'theory'.")
+            by_name = {x.name: x for x in self.learners}
+            unknown = [n for n in self.theory.learners if n not in by_name]
+            if unknown:
+                out.append(f"'theory.learners' {unknown} are not learners; learners: {sorted(by_name)}.")
+            transfer = [n for n in self.theory.learners if n in by_name and by_name[n].transfer]
+            if transfer:
+                out.append(f"'theory.learners' {transfer} use a transfer set, which the fresh-sample theory does not "
+                           "model (one sample set for hard and soft terms); list only non-transfer learners.")
+            inexact = [n for n in self.theory.learners if n in by_name and not _maps_to_theory(by_name[n])]
+            if inexact:
+                out.append(f"'theory.learners' {inexact} use a soft loss other than KL at a finite tau; only that one "
+                           "maps exactly onto the binary model's soft term (two-class softmax = sigmoid of the logit "
+                           "difference); list KL learners with finite tau.")
+        return out
+
+    @property
+    def theory_learners(self) -> tuple[LimitedLearner, ...]:
+        """The learners the ``theory`` block predicts (listed ones, or every non-transfer learner)."""
+        if self.theory is None:
+            return ()
+        if self.theory.learners:
+            return tuple(x for x in self.learners if x.name in self.theory.learners)
+        return tuple(x for x in self.learners if not x.transfer and _maps_to_theory(x))
 
     @property
     def reference(self) -> str:
         """Name of the student trained alone (the first learner with xi = 0)."""
         return next(x.name for x in self.learners if x.xi == 0)
+
+
+def _maps_to_theory(learner: LimitedLearner) -> bool:
+    """Alone (xi = 0) or KL at a finite tau: the learners with an exact binary-model counterpart."""
+    return learner.xi == 0 or (learner.loss == "kl" and learner.tau != float("inf"))
 
 
 def is_limited_labels(raw: typing.Any) -> bool:

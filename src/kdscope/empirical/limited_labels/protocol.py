@@ -21,6 +21,10 @@ Run folder (``OUT``)::
     OUT/per_seed.csv/.parquet   one row per (budget, seed, learner): test accuracy, agreement, ...
     OUT/summary.csv/.parquet    one row per (learner, budget): mean, 95% CI, paired difference to alone
     OUT/cells/b<budget>/seed<s>/<learner>.json
+    OUT/theory_practice.csv     with a ``theory:`` block: measured and predicted errors (:mod:`.theory`)
+
+``classes: [a, b, ...]`` restricts pool and test set to those classes (relabelled 0, 1, ...),
+the teacher included: it is trained on, and stored for, the pool of those classes.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ import torch
 import yaml
 
 from kdscope.empirical.config import to_dict
-from kdscope.empirical.data import class_balanced_indices, load_raw
+from kdscope.empirical.data import class_balanced_indices, load_raw, select_classes
 from kdscope.empirical.limited_labels.config import LimitedLabelConfig, LimitedLearner, StudentSchedule
 from kdscope.empirical.limited_labels.summary import summarize_limited, write_summary
 from kdscope.empirical.losses import SOFT_LOSSES
@@ -62,6 +66,7 @@ class LimitedLabelResult:
     teacher_acc: float
     teacher_key: str
     seconds: float
+    theory_practice: pd.DataFrame | None = None
 
 
 def budget_indices(y_pool: np.ndarray, seed: int) -> list[np.ndarray]:
@@ -162,6 +167,7 @@ def train_student(
 def _cell_key(cfg: LimitedLabelConfig, learner: LimitedLearner, teacher_key: str) -> str:
     blob = json.dumps({"learner": asdict(learner), "schedule": asdict(cfg.schedule), "student": asdict(cfg.student),
                        "teacher": teacher_key, "transfer_size": cfg.transfer_size, "dataset": cfg.dataset,
+                       "classes": cfg.classes,
                        "test_fraction": cfg.test_fraction}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -193,6 +199,8 @@ def run_limited_labels(
     say = echo or (lambda _m: None)
     out = Path(out_dir)
     raw = load_raw(cfg.dataset, data_dir)
+    if cfg.classes is not None:
+        raw = select_classes(raw, cfg.classes)
     per_class = int(np.bincount(raw.y_pool).min())
     largest = int(np.bincount(raw.y_pool).max())  # 'all': every pool image, whatever the class sizes
     too_big = [b for b in cfg.budgets if b != "all" and b > per_class]
@@ -200,7 +208,7 @@ def run_limited_labels(
         raise ValueError(f"'budgets' {too_big} exceed the {per_class} pool images per class of {cfg.dataset}.")
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
-    spec = TeacherSpec(cfg.dataset, cfg.teacher.model, cfg.teacher.train, seed=cfg.teacher.seed)
+    spec = TeacherSpec(raw.name, cfg.teacher.model, cfg.teacher.train, seed=cfg.teacher.seed)
     teacher = get_teacher(spec, raw, root=teacher_root, device=device, progress=progress, echo=echo)
     say(f"teacher {teacher.key}: test accuracy {teacher.test_acc:.4f} "
         f"({'trained now' if teacher.trained_now else 'from the store'}, {teacher.folder})")
@@ -267,5 +275,16 @@ def run_limited_labels(
     seconds = time.perf_counter() - t_start
     settings = {**meta, "config": to_dict(cfg), "wall_seconds": seconds, "reference": cfg.reference}
     write_summary(summary, out, settings)
+    theory = None
+    if cfg.theory is not None:
+        from kdscope.empirical.limited_labels.theory import theory_practice_table
+
+        theory, mixture = theory_practice_table(cfg, summary, raw, 1.0 - teacher_test_acc)
+        theory.to_csv(out / "theory_practice.csv", index=False)
+        meta["mixture"] = {"d": mixture.d, "delta": mixture.delta, "rho": mixture.rho, "whiten": mixture.whiten,
+                           "pca_explained": mixture.explained, "n_pool": int(len(raw.y_pool))}
+        say(f"mixture fitted to the pool of {raw.name}: d={mixture.d}, delta={mixture.delta:.4g}, "
+            f"rho={mixture.rho:.3f}; theory at alpha_T = {len(raw.y_pool) / mixture.d:.4g}")
+        seconds = time.perf_counter() - t_start
     (out / "run.json").write_text(json.dumps({**meta, "wall_seconds": seconds}, indent=2))
-    return LimitedLabelResult(out, per_seed, summary, teacher_test_acc, teacher.key, seconds)
+    return LimitedLabelResult(out, per_seed, summary, teacher_test_acc, teacher.key, seconds, theory)
