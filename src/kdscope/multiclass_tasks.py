@@ -29,6 +29,7 @@ from functools import cached_property
 from typing import Any
 
 from kdscope.keys import point_key
+from kdscope.tasks import error_records
 from kdscope.theory.multiclass import MulticlassSetting, MulticlassSolverOptions, Status, solve_multiclass
 
 __all__ = ["MulticlassLine", "MulticlassSearch", "MulticlassSeparability", "SEARCH_FIELDS", "figure_options"]
@@ -42,13 +43,6 @@ _FINITE = (Status.CONVERGED, Status.INACCURATE)
 def figure_options() -> MulticlassSolverOptions:
     """Solver options of the figures: the library defaults (fixed point to 1e-9, quadrature to 1e-4)."""
     return MulticlassSolverOptions()
-
-
-def _error_records(task, exc: Exception) -> list[dict]:
-    msg = f"error: {type(exc).__name__}: {exc}"
-    settings = task.settings if isinstance(task, MulticlassLine) else (task.setting,)
-    return [dict(s.to_dict(), kind=task.kind, status=msg, converged=False, key=k, _error=True)
-            for k, s in zip(task.keys, settings)]
 
 
 @dataclass(frozen=True)
@@ -97,7 +91,7 @@ class MulticlassLine:
         try:
             sps = self.solve()
         except Exception as exc:  # recorded, not stored
-            return _error_records(self, exc)
+            return error_records(self, exc)
         return [dict(sp.record(), kind=self.kind, key=k) for sp, k in zip(sps, self.keys)]
 
 
@@ -206,7 +200,7 @@ class MulticlassSearch:
         try:
             x, sp, n = self.optimise()
         except Exception as exc:
-            return _error_records(self, exc)
+            return error_records(self, exc)
         lo, hi = (math.log(b) for b in self.bounds)
         at_bound = min(math.log(x) - lo, hi - math.log(x)) < 2 * self.xatol
         rec = dict(sp.record(), kind=self.kind, optimal=self.target, optimum_x=x, objective=self.objective,
@@ -260,7 +254,7 @@ class MulticlassSeparability:
                     mid = 0.5 * (lo + hi)
                     lo, hi = (lo, mid) if self._finite(mid) else (mid, hi)
         except Exception as exc:
-            return _error_records(self, exc)
+            return error_records(self, exc)
         base = self.setting.replace(lam_t=0.0, generations=0)
         return [dict(base.to_dict(), kind=self.kind, alpha_lo=lo, alpha_hi=hi, alpha_sep=0.5 * (lo + hi),
                      converged=status == "converged", status=status, key=self.keys[0])]

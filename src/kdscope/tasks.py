@@ -28,7 +28,8 @@ from typing import Any
 from kdscope.keys import point_key
 from kdscope.theory import Setting
 
-__all__ = ["TheoryLine", "OptimalSearch", "Simulation", "run_task", "enable_jax_cache", "LAM_BOUNDS", "OPTIMAL_KINDS"]
+__all__ = ["TheoryLine", "OptimalSearch", "Simulation", "run_task", "enable_jax_cache", "error_records", "LAM_BOUNDS",
+           "OPTIMAL_KINDS"]
 
 #: Search interval of an optimal ridge (teacher or student).
 LAM_BOUNDS = (1e-6, 1e2)
@@ -36,9 +37,14 @@ LAM_BOUNDS = (1e-6, 1e2)
 OPTIMAL_KINDS = {"lam_t": "theory-optlam-t", "lam_s": "theory-optlam-s", "xi": "theory-optxi", "tau": "theory-opttau"}
 
 
-def _error_records(task, exc: Exception) -> list[dict]:
+def error_records(task, exc: Exception) -> list[dict]:
+    """One failed record per key of ``task`` (a line's ``settings`` or a single ``setting``), naming the error.
+
+    Shared by every task type (binary and multi-class): a task that raises still writes its keys, so a
+    rerun knows what failed and why instead of recomputing silently.
+    """
     msg = f"error: {type(exc).__name__}: {exc}"
-    settings = task.settings if isinstance(task, TheoryLine) else (task.setting,)
+    settings = getattr(task, "settings", None) or (task.setting,)
     return [dict(s.to_dict(), kind=task.kind, status=msg, converged=False, key=k, _error=True)
             for k, s in zip(task.keys, settings)]
 
@@ -97,7 +103,7 @@ class TheoryLine:
         try:
             sps = self.solve()
         except Exception as exc:  # recorded, not stored
-            return _error_records(self, exc)
+            return error_records(self, exc)
         return [dict(sp.record(), kind="theory", backend=self.backend, key=k) for sp, k in zip(sps, self.keys)]
 
 
@@ -155,7 +161,7 @@ class OptimalSearch:
                 rec = dict(solve(self.setting, options=self.options, on_failure="record").record())
                 rec.update(status=f"optimal_{self.target} failed: {exc}", converged=False)
         except Exception as exc:
-            return _error_records(self, exc)
+            return error_records(self, exc)
         rec.update(kind=self.kind, optimal=self.target, key=self.keys[0])
         return [rec]
 
@@ -199,7 +205,7 @@ class Simulation:
         try:
             rec = simulate(self.setting, d=self.d, seeds=list(self.seeds), progress=self.progress)
         except Exception as exc:
-            return _error_records(self, exc)
+            return error_records(self, exc)
         return [dict(rec, kind="sim", key=self.keys[0])]
 
 
