@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from kdscope.figures.tables import one_condition
 from kdscope.figures.style import COLORS, MARKERS, legend_outside, panel_letters, paper_style
 
 
@@ -43,12 +44,7 @@ def plot_path_weights(logs: pd.DataFrame, *, learners: list[str] | None = None, 
     cols = weight_columns(logs)
     if not cols:
         raise ValueError("plot_path_weights: the log has no weight_<path> columns.")
-    df = logs
-    if "condition" in df.columns:
-        conditions = list(dict.fromkeys(df["condition"]))
-        if condition is None and len(conditions) > 1:
-            raise ValueError(f"plot_path_weights: several conditions {conditions}; pass condition=.")
-        df = df[df["condition"] == (condition or conditions[0])]
+    df = one_condition(logs, condition, "plot_path_weights")
     if learners is None:
         learners = [name for name, g in df.groupby("learner", sort=False) if g[cols].notna().any().sum() > 1]
     if not learners:

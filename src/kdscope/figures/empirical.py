@@ -52,12 +52,7 @@ def plot_accuracy_vs_tau(
     missing = [c for c in (*_REQUIRED, f"{metric}_mean", f"{metric}_std") if c not in summary.columns]
     if missing:
         raise ValueError(f"plot_accuracy_vs_tau: summary lacks columns {missing}.")
-    df = summary
-    if "condition" in df.columns:
-        conditions = list(dict.fromkeys(df["condition"]))
-        if condition is None and len(conditions) > 1:
-            raise ValueError(f"plot_accuracy_vs_tau: several conditions {conditions}; pass condition=.")
-        df = df[df["condition"] == (condition or conditions[0])]
+    df = one_condition(summary, condition, "plot_accuracy_vs_tau")
     plain = df["features"].fillna("") == "" if "features" in df.columns else pd.Series(True, index=df.index)
     mean, std = f"{metric}_mean", f"{metric}_std"
     if ax is None:
@@ -129,12 +124,7 @@ def plot_gain_vs_tau(
     missing = [c for c in need if c not in summary.columns]
     if missing:
         raise ValueError(f"plot_gain_vs_tau: summary lacks columns {missing}.")
-    df = summary
-    if "condition" in df.columns:
-        conditions = list(dict.fromkeys(df["condition"]))
-        if condition is None and len(conditions) > 1:
-            raise ValueError(f"plot_gain_vs_tau: several conditions {conditions}; pass condition=.")
-        df = df[df["condition"] == (condition or conditions[0])]
+    df = one_condition(summary, condition, "plot_gain_vs_tau")
     plain = df["features"].fillna("") == "" if "features" in df.columns else pd.Series(True, index=df.index)
     if ax is None:
         fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")

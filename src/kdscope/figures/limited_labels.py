@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from kdscope.figures.tables import one_condition
 from kdscope.figures.style import COLORS, paper_style
 
 _REQUIRED = ("learner", "budget", "acc_mean", "acc_ci_low", "acc_ci_high", "delta_vs_alone", "delta_ci_low",
@@ -48,12 +49,7 @@ def plot_accuracy_vs_budget(
     missing = [c for c in _REQUIRED if c not in summary.columns]
     if missing:
         raise ValueError(f"plot_accuracy_vs_budget: summary lacks columns {missing}.")
-    df = summary
-    if "condition" in df.columns:
-        conditions = list(dict.fromkeys(df["condition"]))
-        if condition is None and len(conditions) > 1:
-            raise ValueError(f"plot_accuracy_vs_budget: several conditions {conditions}; pass condition=.")
-        df = df[df["condition"] == (condition or conditions[0])]
+    df = one_condition(summary, condition, "plot_accuracy_vs_budget")
     learners = list(dict.fromkeys(df["learner"]))
     with paper_style(figure__figsize=(9.0, 3.6)):
         fig, (ax_acc, ax_gain) = plt.subplots(1, 2, layout="constrained")
