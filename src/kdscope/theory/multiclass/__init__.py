@@ -6,8 +6,10 @@ Public API: :class:`MulticlassSetting`, :func:`solve_multiclass` (returns a
 (:func:`generalization_error`, :func:`agreement`, :func:`bayes_error`, :func:`oracle_error`) and
 :func:`orthant_probability`.  Model and equations: DESIGN.md section 8.
 
-Limits (what is and is not covered): ERM teacher and students on the same samples only (no
-fixed, fresh-sample or sparse-student variants, no label noise); chains with
+Covered: an ERM teacher trained on the students' samples or on its own (fresh-sample
+distillation, ``alpha_s``), a given teacher (``teacher='fixed'`` with C x C overlaps), sparse
+students (``eta``); each reduces at C = 2 to the binary engine's variant.  Not covered: label noise,
+a Bayes-optimal teacher kind, hard pseudo-labels.  Chains with
 (1 + generations)(C - 1) <= 6 Gaussian dimensions (tensor Gauss-Hermite); test errors to ~1e-12
 for C <= 3, agreement to ~1e-9 for C <= 3 and ~1e-6 (Genz-Bretz) beyond; the training error is a
 quadrature of an indicator (~1e-3).  The iteration runs on the binary engine's driver

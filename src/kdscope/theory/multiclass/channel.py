@@ -17,7 +17,8 @@ delta V_kj f_j (cross response) is required.  Conjugates:
     M^_k = alpha E[f_k e_y^T],   Q^_kj = alpha delta E[f_k f_j^T],
     V^_kj = -alpha delta E[df_k / domega_j]      (total derivative through the chain, j <= k),
 
-E over y (P(y = c) = pi_c) and g ~ N(0, Q), normalised.  Derivatives by implicit
+E over y (P(y = c) = pi_c) and g ~ N(0, Q), normalised.  A fixed teacher (given, or trained on
+other samples) does not respond to these samples: h_0 = omega_0, f_0 = 0, dh_0/domega_0 = I.  Derivatives by implicit
 differentiation of the prox condition: with H = hess loss_k, X = d^2 loss_k / (dh dh_prev),
 dh_k = (I + delta V_kk H)^-1 (ds_k - delta V_kk X dh_{k-1}) and df_k = -H dh_k - X dh_{k-1}.
 """
@@ -61,7 +62,8 @@ def _expand(a: np.ndarray, n_new: int) -> np.ndarray:
     return np.repeat(a, n_new, axis=0)
 
 
-def channel_averages(losses, M, Q, V, b, pi, alpha, delta, order, cache=None, train: bool = True) -> ChannelAverages:
+def channel_averages(losses, M, Q, V, b, pi, alpha, delta, order, cache=None, train: bool = True,
+                     fixed_teacher: bool = False) -> ChannelAverages:
     """Channel averages for K learners (see the module docstring).
 
     Parameters
@@ -73,6 +75,8 @@ def channel_averages(losses, M, Q, V, b, pi, alpha, delta, order, cache=None, tr
     cache : optional dict; the prox outputs are stored there and reused as warm starts
         (same grid, nearby state) to cut Newton steps.
     train : also compute the training observables (loss, error, output distances); else NaN.
+    fixed_teacher : learner 0 is a fixed teacher (its output is its field; no force, no training
+        observables here).
     """
     K, D, C = M.shape
     L = block_sqrt(Q, K, D)
@@ -109,7 +113,10 @@ def channel_averages(losses, M, Q, V, b, pi, alpha, delta, order, cache=None, tr
         u_prev = h[k - 1] if k > 0 else None
         key = (k, orders, len(w))
         h0 = cache.get(key) if cache is not None else None
-        hk, grad, H, X = prox(losses[k], s, Vd, y, u_prev, h0=h0)
+        if k == 0 and fixed_teacher:
+            hk, grad, H, X = s, np.zeros_like(s), np.zeros((len(s), D, D)), None
+        else:
+            hk, grad, H, X = prox(losses[k], s, Vd, y, u_prev, h0=h0)
         if cache is not None:
             cache[key] = hk
         R = inv_small(np.eye(D) + np.matmul(Vd, H))
@@ -159,7 +166,7 @@ def channel_averages(losses, M, Q, V, b, pi, alpha, delta, order, cache=None, tr
             V_hat[k * D:(k + 1) * D, j * D:(j + 1) * D] = -alpha * delta * Jkj
             if train:
                 train_mse[k, j] = train_mse[j, k] = wk @ np.sum((hk - hj) ** 2, axis=1)
-        if not train:
+        if not train or (k == 0 and fixed_teacher):
             continue
         u_prev = None
         if k > 0:
