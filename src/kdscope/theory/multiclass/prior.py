@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..kernel import is_value, kernel_of
+
 __all__ = ["prior_update"]
 
 
-def prior_update(M_hat, Q_hat, V_hat, lams, G, eta: float = 1.0, fixed: tuple | None = None):
-    """(M, Q, V) from the conjugates.
+def prior_update(M_hat, Q_hat, V_hat, lams, G, eta=1.0, fixed: tuple | None = None):
+    """(M, Q, V) from the conjugates (NumPy or JAX arrays; the numbers may be traced).
 
     Parameters
     ----------
@@ -36,25 +38,26 @@ def prior_update(M_hat, Q_hat, V_hat, lams, G, eta: float = 1.0, fixed: tuple | 
     fixed : (M_0 (D, C), Q_00 (D, D)) of a fixed teacher, or None.
     Returns M (K, D, C), Q (KD, KD) symmetric, V (KD, KD) block lower triangular.
     """
+    xp = kernel_of(M_hat, Q_hat, V_hat, lams, G, eta).xp
     K, D, C = M_hat.shape
-    A = np.kron(np.diag(lams), np.eye(D)) + V_hat
-    Mh = M_hat.reshape(K * D, C).copy()
+    n = K * D
+    A = xp.kron(xp.diag(lams * 1.0), np.eye(D)) + V_hat
+    Mh = M_hat.reshape(n, C)
+    teacher = np.arange(n) < D                     # the teacher's rows
     if fixed is not None:
         M0, Q0 = fixed
-        Gp = np.linalg.pinv(G)
-        A[:D, :] = 0.0
-        A[:D, :D] = np.eye(D)
-        Q_hat = Q_hat.copy()
-        Q_hat[:D, :] = 0.0
-        Q_hat[:, :D] = 0.0
-        Q_hat[:D, :D] = Q0 - M0 @ Gp @ M0.T
-        Mh[:D] = M0 @ Gp
-    V = np.linalg.inv(A)
+        Gp = xp.linalg.pinv(G)
+        top = np.eye(n)[:, :D]                     # embeds a (D, .) block in the teacher's rows
+        A = xp.where(teacher[:, None], np.eye(n), A)
+        cross = teacher[:, None] | teacher[None, :]
+        Q_hat = xp.where(cross, 0.0, Q_hat) + top @ (Q0 - M0 @ Gp @ M0.T) @ top.T
+        Mh = xp.where(teacher[:, None], top @ (M0 @ Gp), Mh)
+    V = xp.linalg.inv(A)
     M = V @ Mh @ G
     Q = V @ (Mh @ G @ Mh.T + Q_hat) @ V.T
-    if eta != 1.0 and K > 1:
-        M[D:] *= eta
-        V[D:] *= eta
-        Q[D:] *= eta
-        Q[:D, D:] *= eta
+    if K > 1 and not is_value(eta, 1.0):
+        student = ~teacher
+        M = xp.where(student[:, None], eta * M, M)
+        V = xp.where(student[:, None], eta * V, V)
+        Q = xp.where(student[:, None] | student[None, :], eta * Q, Q)
     return M.reshape(K, D, C), 0.5 * (Q + Q.T), V

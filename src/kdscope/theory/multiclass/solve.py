@@ -23,13 +23,12 @@ import numpy as np
 
 from ..fixed_point import STATUS_OF_CODE, FixedPointOptions, Status, iterate_with_fallback
 from ..kernel import NUMPY
-from .channel import ChannelAverages, channel_averages
+from .channel import ChannelAverages
 from .gram import helmert_basis
-from .losses import CrossEntropy, student_loss
 from .observables import agreement, bayes_error, oracle_error, generalization_error
-from .prior import prior_update
 from .quadrature import default_order
 from .records import MulticlassSaddlePoint, suffix
+from .rs_map import learner_losses, map_problem, rs_map, solver_map, warm_sizes
 from .setting import MulticlassSetting
 from .state import MulticlassState, given_teacher, initial_state, state_norm, valid_rows
 
@@ -68,7 +67,10 @@ class MulticlassSolverOptions:
     norms at small ridge sharpen the integrands); the rest as ``theory.fixed_point.FixedPointOptions``
     (the shared driver; ``bound`` applies to the largest diagonal entry of Q, and beyond
     ``fixed_point.ANDERSON_PHASE`` iterations the driver falls back to plain damped iteration).
-    The iteration first converges to 1e-6 on a coarser rule (half the teacher's order), then refines."""
+    The iteration first converges to 1e-6 on a coarser rule (half the teacher's order), then refines.
+    backend: the kernel that runs the iteration, 'numpy' or 'jax' (the same map and driver, compiled
+    with ``jax.jit``; one compilation per structure and quadrature order, the numbers traced); the
+    accuracy check and the observables are NumPy either way."""
 
     order: int | None = None
     fine_order: int | None = None
@@ -79,21 +81,22 @@ class MulticlassSolverOptions:
     memory: int = 5
     bound: float = 1e8
     refinements: int = 2
+    backend: str = "numpy"
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("numpy", "jax"):
+            raise ValueError(f"MulticlassSolverOptions: 'backend' must be one of {{'numpy', 'jax'}}; got "
+                             f"{self.backend!r}.")
 
     def fixed_point(self, tol: float, max_iter: int) -> FixedPointOptions:
         """The shared driver's options for one stage (its own tolerance and iteration budget)."""
         return FixedPointOptions(tol=tol, max_iter=max(1, max_iter), damping=self.damping, memory=self.memory,
                                  bound=self.bound)
 
-def learner_losses(s: MulticlassSetting) -> list:
-    """Loss of each learner in chain order: CE for the teacher, (1 - xi) CE + xi soft for students."""
-    stud = student_loss(s.classes, s.xi, s.soft, s.tau, s.tau2_factor)
-    return [CrossEntropy(s.classes)] + [stud] * s.generations
-
 def saddle_map(state: MulticlassState, s: MulticlassSetting, order, losses=None,
                cache: dict | None = None, train: bool = False,
                fixed: tuple | None = None) -> tuple[MulticlassState, ChannelAverages]:
-    """One pass of the saddle-point equations: channel -> conjugates -> prior -> bias Newton step.
+    """One pass of the saddle-point equations of a setting (``rs_map.rs_map`` on its NumPy MapProblem).
 
     The bias solves E[f_k] = 0 by a Newton step with the block lower-triangular Jacobian
     J = E[df / domega] (each b_k moves omega_k only).  ``fixed``: reduced (M_0, Q_00, b_0) of a
@@ -101,34 +104,32 @@ def saddle_map(state: MulticlassState, s: MulticlassSetting, order, losses=None,
     overlaps come from its own solve); its row stays frozen and the students train on alpha_s d
     samples.
     """
-    losses = learner_losses(s) if losses is None else losses
     fixed = given_teacher(s) if fixed is None else fixed
     if s.fixed_teacher and fixed is None:
         raise ValueError("saddle_map: a fresh-sample teacher (alpha_s set) needs its overlaps 'fixed' from its own "
                          "solve (solve_multiclass does this).")
-    alpha = s.alpha_chain if fixed is not None else s.alpha
-    ch = channel_averages(losses, state.M, state.Q, state.V, state.b, s.p, alpha, s.delta, order, cache, train,
-                          fixed is not None)
-    M, Q, V = prior_update(ch.M_hat, ch.Q_hat, ch.V_hat, s.lams(), s.G, s.eta,
-                           None if fixed is None else fixed[:2])
-    K, D = state.b.shape
-    b = state.b.ravel().copy()
-    first = D if fixed is not None else 0     # a fixed teacher keeps its bias
-    b[first:] -= np.linalg.solve(ch.J[first:, first:], ch.Ef.ravel()[first:])
-    if fixed is not None:
-        M[0], b[:D] = fixed[0], fixed[2]
-    return MulticlassState(M, Q, V, b.reshape(K, D)), ch
+    return rs_map(state, map_problem(s, fixed, losses), order, cache=cache, train=train)
 
-def _run(fmap, x0: np.ndarray, fp: FixedPointOptions, K: int, D: int, C: int):
-    """Iterate ``x = fmap(x)`` with the shared driver; (x, Status, residual, iterations)."""
-    def F(x, h):
+
+def _run(s: MulticlassSetting, fixed, order, x0: np.ndarray, fp: FixedPointOptions, backend: str):
+    """Iterate the map of ``s`` on the rule ``order`` with the shared driver on the chosen kernel;
+    (x, Status, residual, iterations)."""
+    K, C = s.n_learners, s.classes
+    D = C - 1
+    if backend == "jax":
+        from .jax_engine import run_jax
+        x, code, res, it = run_jax(s, fixed, order, x0, fp)
+        return x, STATUS_OF_CODE[int(code)], float(res), int(it)
+    F = solver_map(map_problem(s, fixed), order, K, C)
+
+    def F_safe(x, h):
         try:
-            y = fmap(x)
+            return F(x, h)
         except np.linalg.LinAlgError:
             return x, h, np.True_
-        return y, h, ~np.all(np.isfinite(y))
 
-    x, code, res, it, _ = iterate_with_fallback(NUMPY, F, x0, np.zeros(0), fp, lambda Y: valid_rows(Y, K, D, C),
+    h0 = np.full(sum(warm_sizes(K, C, order)), np.nan)
+    x, code, res, it, _ = iterate_with_fallback(NUMPY, F_safe, x0, h0, fp, lambda Y: valid_rows(Y, K, D, C),
                                                 lambda y: state_norm(y, K, D, C))
     return np.asarray(x, dtype=float), STATUS_OF_CODE[int(code)], float(res), int(it)
 
@@ -158,20 +159,14 @@ def _solve_from(s: MulticlassSetting, opts: MulticlassSolverOptions, x: np.ndarr
     quadrature error exceeds ``quad_tol``.  Returns (x, status, residual, iterations, quad_error, order, ch)."""
     K, C = s.n_learners, s.classes
     D = C - 1
-
-    def make_map(order_):
-        def fmap(x):
-            new, _ = saddle_map(MulticlassState.unpack(x, K, D, C), s, order_, losses, cache, fixed=fixed)
-            return new.pack()
-        return fmap
-
     coarse = (max(8, order[0] // 2),) + tuple(max(3, n - 2) for n in order[1:])
     stages = [(coarse, max(opts.tol, 1e-6)), (order, opts.tol)] if coarse != order and cold else [(order, opts.tol)]
     n_iter, quad_error, ch = 0, np.nan, None
     status, residual = Status.MAX_ITER, np.inf
     for attempt in range(opts.refinements + 1):
         for order_, tol_ in stages:
-            x, status, residual, it = _run(make_map(order_), x, opts.fixed_point(tol_, opts.max_iter - n_iter), K, D, C)
+            x, status, residual, it = _run(s, fixed, order_, x, opts.fixed_point(tol_, opts.max_iter - n_iter),
+                                           opts.backend)
             n_iter += it
             if status is not Status.CONVERGED or n_iter >= opts.max_iter:
                 break

@@ -8,9 +8,11 @@ flat vector of :meth:`MulticlassState.pack`: M, the lower triangle of Q, the low
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
+from ..kernel import kernel_of
 from .gram import helmert_basis
 from .setting import MulticlassSetting
 
@@ -26,28 +28,43 @@ class MulticlassState:
     V: np.ndarray
     b: np.ndarray
 
-    def pack(self) -> np.ndarray:
+    def pack(self):
+        """The flat solver vector (NumPy or JAX, as the state)."""
         K, D, C = self.M.shape
-        il = np.tril_indices(K * D)
-        blocks = [self.V[k * D:(k + 1) * D, j * D:(j + 1) * D].ravel() for k in range(K) for j in range(k + 1)]
-        return np.concatenate([self.M.ravel(), self.Q[il], *blocks, self.b.ravel()])
+        xp = kernel_of(self.M, self.Q, self.V, self.b).xp
+        il, vpos, _ = _layout(K, D, C)
+        return xp.concatenate([self.M.ravel(), self.Q[il], self.V.ravel()[vpos], self.b.ravel()])
 
     @classmethod
-    def unpack(cls, x: np.ndarray, K: int, D: int, C: int) -> "MulticlassState":
+    def unpack(cls, x, K: int, D: int, C: int) -> "MulticlassState":
+        """The state of a flat solver vector (gathers with constant index maps: traceable)."""
+        xp = kernel_of(x).xp
         n = K * D
         i = K * D * C
-        M = x[:i].reshape(K, D, C)
-        il = np.tril_indices(n)
-        Q = np.zeros((n, n))
-        Q[il] = x[i:i + len(il[0])]
-        Q = Q + np.tril(Q, -1).T
-        i += len(il[0])
-        V = np.zeros((n, n))
-        for k in range(K):
-            for j in range(k + 1):
-                V[k * D:(k + 1) * D, j * D:(j + 1) * D] = x[i:i + D * D].reshape(D, D)
-                i += D * D
-        return cls(M.copy(), Q, V, x[i:i + n].reshape(K, D).copy())
+        il, _, (qmap, vmap, vmask) = _layout(K, D, C)
+        Q = x[i + qmap]
+        V = xp.where(vmask, x[vmap], 0.0)
+        return cls(x[:i].reshape(K, D, C), Q, V, x[-n:].reshape(K, D))
+
+
+@lru_cache(maxsize=32)
+def _layout(K: int, D: int, C: int):
+    """Index maps of the flat vector: the lower triangle of Q, the lower blocks of V (flat positions
+    in V), and for unpacking: Q's entry -> position after M, V's entry -> position in x, V's mask."""
+    n = K * D
+    il = np.tril_indices(n)
+    vpos = np.concatenate([(np.arange(k * D, (k + 1) * D)[:, None] * n + np.arange(j * D, (j + 1) * D)).ravel()
+                           for k in range(K) for j in range(k + 1)])
+    qmap = np.zeros((n, n), dtype=int)
+    qmap[il] = np.arange(len(il[0]))
+    qmap = np.where(np.tri(n, dtype=bool), qmap, qmap.T)
+    start = K * D * C + len(il[0])
+    vmap = np.zeros(n * n, dtype=int)
+    vmap[vpos] = start + np.arange(len(vpos))
+    vmask = np.zeros(n * n, dtype=bool)
+    vmask[vpos] = True
+    return il, vpos, (qmap, vmap.reshape(n, n), vmask.reshape(n, n))
+
 
 def given_teacher(s: MulticlassSetting) -> tuple | None:
     """Reduced (M_0 (D, C), Q_00 (D, D), b_0 (D,)) of a given teacher (``teacher='fixed'``), else None."""
@@ -81,25 +98,24 @@ def initial_state(s: MulticlassSetting, fixed: tuple | None = None) -> Multiclas
     return MulticlassState(M, Q, V, b)
 
 
-def _valid_one(x: np.ndarray, K: int, D: int, C: int) -> bool:
-    st = MulticlassState.unpack(x, K, D, C)
-    for k in range(K):
-        sl = slice(k * D, (k + 1) * D)
-        Vk = st.V[sl, sl]
-        if np.linalg.eigvalsh(0.5 * (Vk + Vk.T)).min() <= 0 or np.linalg.eigvalsh(st.Q[sl, sl]).min() < -1e-8:
-            return False
-    return True
+def valid_rows(Y, K: int, D: int, C: int):
+    """The shared driver's domain test over the rows of Y: positive definite V_kk, PSD Q_kk (traceable)."""
+    xp = kernel_of(Y).xp
+    out = []
+    for r in range(Y.shape[0]):
+        st = MulticlassState.unpack(Y[r], K, D, C)
+        ok = xp.asarray(True)
+        for k in range(K):
+            sl = slice(k * D, (k + 1) * D)
+            Vk = st.V[sl, sl]
+            ok = ok & (xp.linalg.eigvalsh(0.5 * (Vk + Vk.T)).min() > 0) & (
+                xp.linalg.eigvalsh(st.Q[sl, sl]).min() > -1e-8)
+        out.append(ok)
+    return xp.stack(out)
 
 
-def valid_rows(Y: np.ndarray, K: int, D: int, C: int) -> np.ndarray:
-    """The shared driver's domain test over the rows of Y: positive definite V_kk, PSD Q_kk."""
-    return np.array([_valid_one(y, K, D, C) for y in Y])
-
-
-def state_norm(x: np.ndarray, K: int, D: int, C: int) -> float:
+def state_norm(x, K: int, D: int, C: int):
     """The size the driver watches for run-away growth: the largest diagonal entry of Q."""
-    n = K * D
-    i = K * D * C
-    il = np.tril_indices(n)
-    diag = x[i:i + len(il[0])][il[0] == il[1]]
-    return float(np.max(np.abs(diag)))
+    xp = kernel_of(x).xp
+    diag = x[K * D * C + np.diag(_layout(K, D, C)[2][0])]
+    return xp.max(xp.abs(diag))
