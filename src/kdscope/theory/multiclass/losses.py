@@ -224,14 +224,18 @@ def prox(loss, s, Vd, y, u_prev, h0=None, tol: float = 1e-13, max_iter: int = 60
         far = big & (dec > 0.25)
         t = xp.ones(N)
         if not (k.concrete and not far.any()):
-            phi0 = objective(h)
+            def backtrack(c0):  # run once, and only when some row is far (a traced 'if')
+                phi0 = objective(h)
 
-            def bbody(b):
-                tt = xp.where(b["bad"], 0.5 * b["t"], b["t"])
-                return dict(t=tt, bad=b["bad"] & (objective(h + tt[:, None] * step) > phi0), n=b["n"] + 1)
+                def bbody(b):
+                    tt = xp.where(b["bad"], 0.5 * b["t"], b["t"])
+                    return dict(t=tt, bad=b["bad"] & (objective(h + tt[:, None] * step) > phi0), n=b["n"] + 1)
 
-            bad0 = far & (objective(h + step) > phi0)
-            t = k.while_loop(lambda b: xp.any(b["bad"]) & (b["n"] < 40), bbody, dict(t=t, bad=bad0, n=0))["t"]
+                bad0 = far & (objective(h + step) > phi0)
+                tt = k.while_loop(lambda b: xp.any(b["bad"]) & (b["n"] < 40), bbody, dict(t=c0["t"], bad=bad0, n=0))
+                return dict(t=tt["t"], done=xp.asarray(True))
+
+            t = k.while_loop(lambda c: ~c["done"], backtrack, dict(t=t, done=~xp.any(far)))["t"]
         return dict(h=h + xp.where(big, t, 0.0)[:, None] * step, it=c["it"] + 1, more=xp.any(big))
 
     out = k.while_loop(lambda c: c["more"] & (c["it"] < max_iter), body, dict(h=h, it=0, more=xp.asarray(True)))

@@ -27,7 +27,7 @@ from .quadrature import block_grid
 from .setting import MulticlassSetting
 from .state import MulticlassState
 
-__all__ = ["MapProblem", "map_problem", "rs_map", "learner_losses", "warm_sizes", "solver_map"]
+__all__ = ["MapProblem", "map_problem", "rs_map", "learner_losses", "warm_sizes", "split_warm", "solver_map"]
 
 
 @dataclass(frozen=True)
@@ -88,15 +88,19 @@ def warm_sizes(K: int, C: int, order) -> list[int]:
     return sizes
 
 
+def split_warm(h, K: int, C: int, order) -> list:
+    """The flat prox outputs h as one (points, D) array per learner."""
+    cuts = np.cumsum(warm_sizes(K, C, order))[:-1]
+    return [w.reshape(-1, C - 1) for w in kernel_of(h).xp.split(h, cuts)]
+
+
 def solver_map(p: MapProblem, order, K: int, C: int):
     """``F(x, h) -> (F(x), h_new, bad)`` for the shared driver: the packed map with carried prox outputs."""
     D = C - 1
-    sizes = warm_sizes(K, C, order)
-    cuts = np.cumsum(sizes)[:-1]
 
     def F(x, h):
         xp = kernel_of(x, h).xp
-        warm = [w.reshape(-1, D) for w in xp.split(h, cuts)]
+        warm = split_warm(h, K, C, order)
         new, ch = rs_map(MulticlassState.unpack(x, K, D, C), p, order, warm)
         y = new.pack()
         return y, xp.concatenate([a.ravel() for a in ch.h]), ~xp.all(xp.isfinite(y))

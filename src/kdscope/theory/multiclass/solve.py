@@ -28,7 +28,7 @@ from .gram import helmert_basis
 from .observables import agreement, bayes_error, oracle_error, generalization_error
 from .quadrature import default_order
 from .records import MulticlassSaddlePoint, suffix
-from .rs_map import learner_losses, map_problem, rs_map, solver_map, warm_sizes
+from .rs_map import learner_losses, map_problem, rs_map, solver_map, split_warm, warm_sizes
 from .setting import MulticlassSetting
 from .state import MulticlassState, given_teacher, initial_state, state_norm, valid_rows
 
@@ -113,13 +113,13 @@ def saddle_map(state: MulticlassState, s: MulticlassSetting, order, losses=None,
 
 def _run(s: MulticlassSetting, fixed, order, x0: np.ndarray, fp: FixedPointOptions, backend: str):
     """Iterate the map of ``s`` on the rule ``order`` with the shared driver on the chosen kernel;
-    (x, Status, residual, iterations)."""
+    (x, Status, residual, iterations, the last prox outputs)."""
     K, C = s.n_learners, s.classes
     D = C - 1
     if backend == "jax":
         from .jax_engine import run_jax
-        x, code, res, it = run_jax(s, fixed, order, x0, fp)
-        return x, STATUS_OF_CODE[int(code)], float(res), int(it)
+        x, code, res, it, h = run_jax(s, fixed, order, x0, fp)
+        return x, STATUS_OF_CODE[int(code)], float(res), int(it), h
     F = solver_map(map_problem(s, fixed), order, K, C)
 
     def F_safe(x, h):
@@ -129,9 +129,9 @@ def _run(s: MulticlassSetting, fixed, order, x0: np.ndarray, fp: FixedPointOptio
             return x, h, np.True_
 
     h0 = np.full(sum(warm_sizes(K, C, order)), np.nan)
-    x, code, res, it, _ = iterate_with_fallback(NUMPY, F_safe, x0, h0, fp, lambda Y: valid_rows(Y, K, D, C),
+    x, code, res, it, h = iterate_with_fallback(NUMPY, F_safe, x0, h0, fp, lambda Y: valid_rows(Y, K, D, C),
                                                 lambda y: state_norm(y, K, D, C))
-    return np.asarray(x, dtype=float), STATUS_OF_CODE[int(code)], float(res), int(it)
+    return np.asarray(x, dtype=float), STATUS_OF_CODE[int(code)], float(res), int(it), h
 
 
 def _stationary(ch: ChannelAverages, s: MulticlassSetting, alpha: float, rtol: float = 1e-6) -> bool:
@@ -165,8 +165,8 @@ def _solve_from(s: MulticlassSetting, opts: MulticlassSolverOptions, x: np.ndarr
     status, residual = Status.MAX_ITER, np.inf
     for attempt in range(opts.refinements + 1):
         for order_, tol_ in stages:
-            x, status, residual, it = _run(s, fixed, order_, x, opts.fixed_point(tol_, opts.max_iter - n_iter),
-                                           opts.backend)
+            x, status, residual, it, h = _run(s, fixed, order_, x, opts.fixed_point(tol_, opts.max_iter - n_iter),
+                                              opts.backend)
             n_iter += it
             if status is not Status.CONVERGED or n_iter >= opts.max_iter:
                 break
@@ -174,9 +174,14 @@ def _solve_from(s: MulticlassSetting, opts: MulticlassSolverOptions, x: np.ndarr
             break
         state = MulticlassState.unpack(x, K, D, C)
         fine = opts.fine_order or tuple(n + max(2, n // 4) for n in order)
-        new, ch = saddle_map(state, s, order, losses, cache, train=True, fixed=fixed)
-        new_fine, _ = saddle_map(state, s, fine, losses, fixed=fixed)
-        a, b = new.pack(), new_fine.pack()
+        problem = map_problem(s, fixed, losses)
+        new, ch = rs_map(state, problem, order, warm=split_warm(h, K, C, order), train=True)
+        if opts.backend == "jax":
+            from .jax_engine import map_jax
+            b = map_jax(s, fixed, fine, x)
+        else:
+            b = rs_map(state, problem, fine)[0].pack()
+        a = new.pack()
         quad_error = float(np.max(np.abs(a - b) / (1.0 + np.abs(b))))
         if not _stationary(ch, s, s.alpha_chain if fixed is not None else s.alpha):
             status = Status.NOT_STATIONARY
