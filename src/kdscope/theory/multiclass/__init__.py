@@ -15,7 +15,8 @@ for C <= 3, agreement to ~1e-9 for C <= 3 and ~1e-6 (Genz-Bretz) beyond; the tra
 quadrature of an indicator (~1e-3).  The iteration runs on the binary engine's driver
 (``theory.fixed_point``), with its statuses: without ridge below the separability threshold the
 norm runs away and the status is NO_FINITE_MINIMISER (detected by the driver; the threshold itself
-is not located for C >= 3).  Checked: C = 2 equals the binary engine to
+is not located for C >= 3).  The map is written once against the array kernel; the JAX kernel
+(``MulticlassSolverOptions(backend='jax')``, module ``jax_engine``) compiles the same map and driver.  Checked: C = 2 equals the binary engine to
 ~1e-9 (teacher, KL at several tau, MSE, chains of two students); C = 3 against exact-ERM simulations
 (tests/simulations/test_multiclass_sim.py).
 """

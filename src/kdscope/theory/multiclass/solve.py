@@ -154,7 +154,7 @@ def _no_minimiser(s: MulticlassSetting, status: Status) -> Status:
 
 
 def _solve_from(s: MulticlassSetting, opts: MulticlassSolverOptions, x: np.ndarray, order: tuple, cold: bool,
-                losses: list, cache: dict, fixed: tuple | None):
+                losses: list, fixed: tuple | None):
     """Converge from ``x``: coarse rule first (cold starts), then ``order``, raising the order while the
     quadrature error exceeds ``quad_tol``.  Returns (x, status, residual, iterations, quad_error, order, ch)."""
     K, C = s.n_learners, s.classes
@@ -214,7 +214,6 @@ def solve_multiclass(setting: MulticlassSetting, options: MulticlassSolverOption
     order = opts.order or default_order(K, D)
     order = tuple(order) if np.ndim(order) else (int(order),) * K
     losses = learner_losses(s)
-    cache: dict = {}
     teacher = None
     fixed = given_teacher(s)
     if s.teacher == "erm" and s.alpha_s is not None:  # fresh samples: the teacher alone first, then frozen
@@ -227,11 +226,10 @@ def solve_multiclass(setting: MulticlassSetting, options: MulticlassSolverOption
     x0 = (initial if warm else initial_state(s, fixed)).pack()
     with np.errstate(over="ignore", under="ignore"):
         x, status, residual, n_iter, quad_error, order_used, ch = _solve_from(s, opts, x0, order, not warm, losses,
-                                                                              cache, fixed)
+                                                                              fixed)
         if warm and status is not Status.CONVERGED:  # a distant warm start can lead astray: one cold retry
-            cache.clear()
             x, status, residual, it, quad_error, order_used, ch = _solve_from(s, opts, initial_state(s, fixed).pack(),
-                                                                              order, True, losses, cache, fixed)
+                                                                              order, True, losses, fixed)
             n_iter += it
     if teacher is not None:
         n_iter += teacher.n_iter
