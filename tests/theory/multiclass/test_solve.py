@@ -13,7 +13,7 @@ import pytest
 from kdscope.theory import Setting, solve
 from kdscope.theory.multiclass import (MulticlassNotConverged, MulticlassSetting, MulticlassSolverOptions, Status,
                                        solve_multiclass)
-from kdscope.theory.multiclass.solve import saddle_map
+from kdscope.theory.multiclass.solve import saddle_map, separable_learner
 
 TOL = 1e-6  # the issue's C = 2 target
 G2 = np.array([[1.0, -1.0], [-1.0, 1.0]])
@@ -133,6 +133,16 @@ def test_two_class_separability_status_equals_binary():
         bi = solve(Setting(alpha=alpha, delta=1.0, lam_t=0.0), on_failure="record")
         assert mc.status is bi.status
     assert mc.converged and abs(mc.eps[0] - bi.eps[0]) < 1e-3   # large norms: a coarser check than at lam > 0
+
+
+def test_two_class_separability_is_decided_before_iterating():
+    """C = 2: the binary threshold (3.70 at delta = 1, balanced) decides, for the teacher and a label-only student."""
+    below = solve_multiclass(MulticlassSetting(classes=2, alpha=3.5, lam_t=0.0), on_failure="record")
+    assert below.status is Status.NO_FINITE_MINIMISER and below.n_iter == 0
+    stud = MulticlassSetting(classes=2, alpha=3.0, lam_t=0.1, lam_s=0.0, generations=1, xi=0.0)
+    assert separable_learner(stud) == 1 and separable_learner(stud.replace(alpha=4.0)) is None
+    assert separable_learner(stud.replace(xi=0.5)) is None          # soft targets: no closed-form threshold
+    assert separable_learner(MulticlassSetting(classes=3, alpha=0.5, lam_t=0.0)) is None   # C >= 3: the driver decides
 
 
 def test_failed_warm_start_is_retried_cold():

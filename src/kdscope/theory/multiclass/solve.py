@@ -23,6 +23,7 @@ import numpy as np
 
 from ..fixed_point import STATUS_OF_CODE, FixedPointOptions, Status, iterate_with_fallback
 from ..kernel import NUMPY
+from ..thresholds import separability_threshold
 from .channel import ChannelAverages
 from .gram import helmert_basis
 from .observables import agreement, bayes_error, oracle_error, generalization_error
@@ -33,7 +34,7 @@ from .setting import MulticlassSetting
 from .state import MulticlassState, given_teacher, initial_state, state_norm, valid_rows
 
 __all__ = ["MulticlassState", "MulticlassSolverOptions", "MulticlassSaddlePoint", "MulticlassNotConverged",
-           "initial_state", "saddle_map", "given_teacher", "fresh_teacher_setting", "solve_multiclass", "learner_losses",
+           "initial_state", "saddle_map", "given_teacher", "fresh_teacher_setting", "separable_learner", "solve_multiclass", "learner_losses",
            "suffix"]
 
 
@@ -76,7 +77,7 @@ class MulticlassSolverOptions:
     fine_order: int | None = None
     quad_tol: float = 1e-4
     tol: float = 1e-9
-    max_iter: int = 800
+    max_iter: int = 600
     damping: float = 0.8
     memory: int = 5
     bound: float = 1e8
@@ -153,6 +154,24 @@ def _no_minimiser(s: MulticlassSetting, status: Status) -> Status:
     return status
 
 
+def separable_learner(s: MulticlassSetting) -> int | None:
+    """For C = 2, the first learner without ridge whose training set is separable (no finite minimiser),
+    decided by the binary separability threshold before any iteration, as the binary engine does; else None.
+
+    The teacher (trained, lam_t = 0): alpha < alpha*(delta, pi_0); a label-only student (xi = 0,
+    lam_s = 0): alpha_S < eta alpha*(delta / eta, pi_0).  For C >= 3 the threshold is not computed: the
+    driver detects the run-away norm instead.
+    """
+    if s.classes != 2:
+        return None
+    if s.teacher == "erm" and s.lam_t == 0 and s.alpha < separability_threshold(s.delta, s.p[0]):
+        return 0
+    if s.generations and s.lam_s == 0 and s.xi == 0 and \
+            s.alpha_chain < separability_threshold(s.delta, s.p[0], s.eta):
+        return 1
+    return None
+
+
 def _solve_from(s: MulticlassSetting, opts: MulticlassSolverOptions, x: np.ndarray, order: tuple, cold: bool,
                 losses: list, fixed: tuple | None):
     """Converge from ``x``: coarse rule first (cold starts), then ``order``, raising the order while the
@@ -214,6 +233,8 @@ def solve_multiclass(setting: MulticlassSetting, options: MulticlassSolverOption
     order = opts.order or default_order(K, D)
     order = tuple(order) if np.ndim(order) else (int(order),) * K
     losses = learner_losses(s)
+    if separable_learner(s) is not None:
+        return _failed(s, Status.NO_FINITE_MINIMISER, np.nan, 0, t0, np.nan, order, on_failure)
     teacher = None
     fixed = given_teacher(s)
     if s.teacher == "erm" and s.alpha_s is not None:  # fresh samples: the teacher alone first, then frozen
