@@ -78,7 +78,7 @@ class MulticlassSolverOptions:
     quad_tol: float = 1e-4
     tol: float = 1e-9
     max_iter: int = 600
-    damping: float = 0.8
+    damping: float = 0.7
     memory: int = 5
     bound: float = 1e8
     refinements: int = 2
