@@ -10,6 +10,14 @@ U = helmert_basis(C)), exact because every loss is shift invariant (or, for logi
 part is absorbed by the bias).  Training: L-BFGS, then Newton with the exact Hessian until the
 largest gradient entry is below ``gtol`` (L-BFGS alone stalls near 1e-8 relative).
 
+Variants, as in the binary simulations (``simulations.chain``): with ``alpha_s`` the ERM teacher
+trains on its own round(alpha d) samples and the students on round(alpha_s d) fresh ones, their
+soft targets the teacher's logits there; a given teacher (``teacher='fixed'``) has weights with
+exactly the overlaps m0, q0 (W_0 = m0 G^+ mu + a part orthogonal to the means) and bias b0; a
+sparse student (``eta``) trains the first round(eta d) coordinates (inputs still scaled by
+1/sqrt(d)).  Draw order from ``default_rng(seed)``: the means; the teacher's samples (ERM) or the
+fixed teacher's orthogonal part; then the students' fresh samples (fresh or fixed teacher).
+
 Observables use the exact population formulas of ``kdscope.theory.multiclass`` given the overlaps
 M = W mu^T / d, Q = W W'^T / d and b (the test error and agreement are exact at any d for this data).
 Seeds are averaged with standard errors (``<name>_se``), in the theory's column names.
@@ -27,29 +35,58 @@ from kdscope.theory.multiclass import MulticlassSetting, agreement, generalizati
 from kdscope.theory.multiclass.losses import student_loss, CrossEntropy
 from kdscope.theory.multiclass.quadrature import sqrtm_psd
 
-__all__ = ["sample_mixture", "fit_multinomial", "simulate_multiclass_once", "simulate_multiclass"]
+from .extrapolate import fit_inverse_d
+
+__all__ = ["sample_mixture", "draw_samples", "fixed_teacher_weights", "fit_multinomial", "simulate_multiclass_once",
+           "simulate_multiclass", "extrapolate_multiclass"]
 
 
 def sample_mixture(s: MulticlassSetting, d: int, rng: np.random.Generator):
-    """(mu (C, d) with mu mu^T / d = G exactly, X (n, d), y (n,)) for one seed."""
+    """(mu (C, d) with mu mu^T / d = G exactly, X (n, d), y (n,)) for one seed, n = round(alpha d)."""
     C = s.classes
     O, _ = np.linalg.qr(rng.normal(size=(d, C)))
     mu = sqrtm_psd(s.G) @ O.T * math.sqrt(d)
-    n = max(1, int(round(s.alpha * d)))
-    y = rng.choice(C, size=n, p=s.p)
-    X = mu[y] / math.sqrt(d) + math.sqrt(s.delta) * rng.normal(size=(n, d))
+    X, y = draw_samples(s, mu, max(1, int(round(s.alpha * d))), rng)
     return mu, X, y
 
 
+def draw_samples(s: MulticlassSetting, mu: np.ndarray, n: int, rng: np.random.Generator):
+    """(X (n, d), y (n,)): n samples of the mixture with class means mu."""
+    d = mu.shape[1]
+    y = rng.choice(s.classes, size=n, p=s.p)
+    X = mu[y] / math.sqrt(d) + math.sqrt(s.delta) * rng.normal(size=(n, d))
+    return X, y
+
+
+def fixed_teacher_weights(s: MulticlassSetting, mu: np.ndarray, rng: np.random.Generator):
+    """Reduced (W_0 (D, d), b_0 (D,)) of a given teacher with exactly the overlaps ``s.teacher_overlaps()``.
+
+    W_0 = M_0 G^+ mu + S^(1/2) P^T sqrt(d), P (d x D) orthonormal columns orthogonal to the means,
+    S = Q_00 - M_0 G^+ M_0^T (reduced coordinates), so W_0 mu^T / d = M_0 and W_0 W_0^T / d = Q_00.
+    """
+    C, d = mu.shape
+    U = helmert_basis(C)
+    m0, q0, b0 = s.teacher_overlaps()
+    M0, Q0 = U.T @ m0, U.T @ q0 @ U
+    Gp = np.linalg.pinv(s.G)
+    basis, _ = np.linalg.qr(np.concatenate([mu.T, rng.normal(size=(d, C - 1))], axis=1))
+    P = basis[:, C:]       # orthogonal to the first C columns, whose span contains the means
+    S = Q0 - M0 @ Gp @ M0.T
+    return M0 @ Gp @ mu + sqrtm_psd(S) @ P.T * math.sqrt(d), U.T @ b0
+
+
 def fit_multinomial(loss, X: np.ndarray, y: np.ndarray, u_prev, lam: float, D: int, gtol: float = 1e-9,
-                    max_newton: int = 50):
+                    max_newton: int = 50, d_norm: int | None = None):
     """Minimise sum_mu loss(u_mu; y_mu, u_prev,mu) + lam/2 ||Wr||^2, u_mu = Wr x_mu / sqrt(d) + br.
 
-    Returns (Wr (D, d), br (D,), u (n, D) training outputs, Hinv_WW_trace (D, D), gradient norm, converged).
-    ``Hinv_WW_trace[i, j] = sum_l [H^-1]_{(i,l),(j,l)} / d``: the response V of the learner (bias profiled out).
+    ``d_norm``: the d of the scaling (default X.shape[1]; a sparse student trains X.shape[1] = eta d
+    coordinates of a d-dimensional input).
+    Returns (Wr (D, p), br (D,), u (n, D) training outputs, Hinv_WW_trace (D, D), gradient norm, converged)
+    with p = X.shape[1].  ``Hinv_WW_trace[i, j] = sum_l [H^-1]_{(i,l),(j,l)} / d``: the response V of the
+    learner (bias profiled out).
     """
     n, d = X.shape
-    sq = math.sqrt(d)
+    sq = math.sqrt(d if d_norm is None else d_norm)
     Xs = X / sq
     P = D * d + D
 
@@ -88,7 +125,7 @@ def fit_multinomial(loss, X: np.ndarray, y: np.ndarray, u_prev, lam: float, D: i
     if Hm is None:  # else the last Newton Hessian, one (converged) step away: good to ~gtol for V
         Hm = _hessian(loss, theta, Xs, y, u_prev, lam, D, split)
     Hinv = np.linalg.inv(Hm)[:D * d, :D * d].reshape(D, d, D, d)
-    V = np.einsum("iljl->ij", Hinv) / d
+    V = np.einsum("iljl->ij", Hinv) / (d if d_norm is None else d_norm)
     return Wr, br, u, V, float(np.max(np.abs(grad))), converged
 
 
@@ -115,38 +152,65 @@ def _hessian(loss, theta, Xs, y, u_prev, lam, D, split):
     return Hm
 
 
+def _learner_record(rec: dict, x: str, s: MulticlassSetting, Wf, bf, mu, d: int) -> None:
+    """Overlaps (full coordinates) and test error of one learner; Wf (C, p) on the first p coordinates."""
+    p = Wf.shape[1]
+    M = Wf @ mu[:, :p].T / d
+    Q = Wf @ Wf.T / d
+    rec[f"M_{x}"], rec[f"Q_{x}"], rec[f"b_{x}"] = M, Q, bf
+    rec[f"eps_{x}"] = generalization_error(M, bf, Q, s.delta, s.p)
+
+
 def simulate_multiclass_once(s: MulticlassSetting, d: int, seed: int, gtol: float = 1e-9) -> dict:
     """Train the chain on one sampled data set; the record of one seed (full C-dim quantities)."""
     rng = np.random.default_rng(seed)
     C = s.classes
     D = C - 1
     U = helmert_basis(C)
-    mu, X, y = sample_mixture(s, d, rng)
-    losses = [CrossEntropy(C)] + [student_loss(C, s.xi, s.soft, s.tau, s.tau2_factor)] * s.generations
-    lams = s.lams()
-    W, b, outs, rec = [], [], [], {"seed": seed}
+    nan = np.full((C, C), np.nan)
+    rec: dict = {"seed": seed}
     converged = True
-    u_prev = None
-    for k, loss in enumerate(losses):
-        Wr, br, u, V, gnorm, ok = fit_multinomial(loss, X, y, u_prev, float(lams[k]), D, gtol)
+    lams = s.lams()
+    if s.teacher == "fixed":
+        O, _ = np.linalg.qr(rng.normal(size=(d, C)))
+        mu = sqrtm_psd(s.G) @ O.T * math.sqrt(d)
+        W0r, b0r = fixed_teacher_weights(s, mu, rng)
+        rec["V_t"], rec["eps_train_t"], rec["loss_train_t"], rec["grad_t"] = nan, np.nan, np.nan, 0.0
+    else:
+        mu, X, y = sample_mixture(s, d, rng)
+        W0r, b0r, u, V, gnorm, ok = fit_multinomial(CrossEntropy(C), X, y, None, float(lams[0]), D, gtol)
         converged &= ok
+        rec["V_t"], rec["grad_t"] = U @ V @ U.T, gnorm
+        rec["eps_train_t"] = float(np.mean(np.argmax(u @ U.T, axis=1) != y))
+        rec["loss_train_t"] = float(np.mean(CrossEntropy(C).value(u, y)))
+    _learner_record(rec, "t", s, U @ W0r, U @ b0r, mu, d)
+    if s.generations == 0:
+        rec["converged"] = bool(converged)
+        return rec
+    if s.fixed_teacher:  # the students' own samples, soft targets the teacher's logits on them
+        X, y = draw_samples(s, mu, max(1, int(round(s.alpha_chain * d))), rng)
+        u = X @ W0r.T / math.sqrt(d) + b0r
+    d_s = int(round(s.eta * d))
+    if d_s < 1:
+        raise ValueError(f"simulate_multiclass: round(eta d) = {d_s} at d={d}; increase 'd' (eta={s.eta}).")
+    Xs = X[:, :d_s]
+    loss = student_loss(C, s.xi, s.soft, s.tau, s.tau2_factor)
+    W0f = U @ W0r
+    u_prev = u
+    for k in range(1, s.n_learners):
+        Wr, br, u, V, gnorm, ok = fit_multinomial(loss, Xs, y, u_prev, float(lams[k]), D, gtol, d_norm=d)
+        converged &= ok
+        x = "s" if k == 1 else f"s{k}"
         Wf, bf = U @ Wr, U @ br
-        x = "t" if k == 0 else ("s" if k == 1 else f"s{k}")
-        M = Wf @ mu.T / d
-        Q = Wf @ Wf.T / d
-        rec[f"M_{x}"], rec[f"Q_{x}"], rec[f"b_{x}"], rec[f"V_{x}"] = M, Q, bf, U @ V @ U.T
-        rec[f"eps_{x}"] = generalization_error(M, bf, Q, s.delta, s.p)
+        _learner_record(rec, x, s, Wf, bf, mu, d)
+        rec[f"V_{x}"] = U @ V @ U.T
         rec[f"eps_train_{x}"] = float(np.mean(np.argmax(u @ U.T, axis=1) != y))
         rec[f"loss_train_{x}"] = float(np.mean(loss.value(u, y, u_prev)))
         rec[f"grad_{x}"] = gnorm
-        W.append(Wf)
-        b.append(bf)
-        outs.append(u)
-        if k >= 1:
-            Qts = W[0] @ Wf.T / d
-            key = "agreement" if k == 1 else f"agreement_t{x}"
-            rec[f"Q_t{x}"] = Qts
-            rec[key] = agreement(rec["M_t"], b[0], M, bf, rec["Q_t"], Q, Qts, s.delta, s.p)
+        Qts = W0f[:, :d_s] @ Wf.T / d
+        rec[f"Q_t{x}"] = Qts
+        rec["agreement" if k == 1 else f"agreement_t{x}"] = agreement(rec["M_t"], rec["b_t"], rec[f"M_{x}"], bf,
+                                                                      rec["Q_t"], rec[f"Q_{x}"], Qts, s.delta, s.p)
         u_prev = u
     rec["converged"] = bool(converged)
     return rec
@@ -174,4 +238,40 @@ def simulate_multiclass(s: MulticlassSetting, d: int = 500, seeds=8, gtol: float
     out.update(d=int(d), seeds=seed_list, n_converged=int(n_conv), converged=n_conv == len(runs),
                status="converged" if n_conv == len(runs) else f"{len(runs) - n_conv} seed(s) not converged",
                seconds=time.perf_counter() - t0)
+    return out
+
+
+def _extrapolated(name: str) -> bool:
+    """Learner observables (errors, overlaps, responses, training loss and error, agreement); not the
+    baselines, not the diagnostics (gradient norms)."""
+    return name.split("_")[0] in ("eps", "M", "Q", "b", "V", "agreement", "loss") and name not in ("eps_bayes",
+                                                                                                "eps_oracle")
+
+
+def extrapolate_multiclass(s: MulticlassSetting, ds=(200, 400, 800), seeds=8, gtol: float = 1e-9) -> dict:
+    """Simulate at several d and extrapolate each observable to d -> infinity, as the binary
+    simulations do (``simulations.extrapolate``): per entry, the weighted least-squares fit
+    obs(d) = obs_inf + a / d with weights 1 / SE(d)^2 (:func:`kdscope.simulations.extrapolate.fit_inverse_d`).
+
+    Returns the setting's fields; for every learner observable (matrices entry by entry, as nested
+    lists) '<key>_inf', '<key>_inf_se' and '<key>_slope'; 'ds', 'by_d' (the :func:`simulate_multiclass`
+    records, the same seeds at every d), 'converged' (all of them) and 'seconds'.
+    """
+    ds = [int(d) for d in ds]
+    if len(ds) < 2:
+        raise ValueError(f"extrapolate_multiclass: 'ds' needs at least two dimensions; got {ds}.")
+    runs = [simulate_multiclass(s, d, seeds, gtol) for d in ds]
+    out = dict(s.to_dict())
+    for name in runs[0]:
+        if f"{name}_se" not in runs[0] or not _extrapolated(name):
+            continue
+        vals = np.array([np.asarray(r[name], dtype=float) for r in runs])
+        ses = np.array([np.asarray(r[f"{name}_se"], dtype=float) for r in runs])
+        shape = vals.shape[1:]
+        fits = [fit_inverse_d(ds, v, e) for v, e in zip(vals.reshape(len(ds), -1).T, ses.reshape(len(ds), -1).T)]
+        for i, suffix_ in enumerate(("_inf", "_inf_se", "_slope")):
+            arr = np.array([f[i] for f in fits]).reshape(shape)
+            out[name + suffix_] = arr.tolist() if arr.ndim else float(arr)
+    out.update(ds=ds, by_d=runs, converged=all(r["converged"] for r in runs),
+               seconds=float(sum(r["seconds"] for r in runs)))
     return out

@@ -13,7 +13,7 @@ import pytest
 from kdscope.theory import Setting, solve
 from kdscope.theory.multiclass import (MulticlassNotConverged, MulticlassSetting, MulticlassSolverOptions, Status,
                                        solve_multiclass)
-from kdscope.theory.multiclass.solve import saddle_map
+from kdscope.theory.multiclass.solve import saddle_map, separable_learner
 
 TOL = 1e-6  # the issue's C = 2 target
 G2 = np.array([[1.0, -1.0], [-1.0, 1.0]])
@@ -114,11 +114,46 @@ def test_max_iter_status_and_exception():
         solve_multiclass(s, MulticlassSolverOptions(max_iter=3))
 
 
-def test_unregularised_separable_teacher_diverges():
+@pytest.mark.parametrize("options", [MulticlassSolverOptions(max_iter=300, bound=1e6), None])
+def test_unregularised_separable_teacher_diverges(options):
+    """lam_t = 0 below separability: the shared driver sees the norm run away; reported as the binary engine does."""
     s = MulticlassSetting(classes=3, alpha=0.5, delta=1.0, lam_t=0.0)
-    sp = solve_multiclass(s, MulticlassSolverOptions(max_iter=300, bound=1e6), on_failure="record")
-    assert sp.status in (Status.DIVERGED, Status.MAX_ITER, Status.NON_FINITE)
-    assert not sp.converged
+    sp = solve_multiclass(s, options, on_failure="record")
+    assert sp.status in (Status.DIVERGED, Status.MAX_ITER, Status.NON_FINITE, Status.NO_FINITE_MINIMISER)
+    assert sp.status is Status.NO_FINITE_MINIMISER
+    assert not sp.converged and np.isnan(sp.eps[0])
+    with pytest.raises(MulticlassNotConverged, match="no finite minimiser"):
+        solve_multiclass(s, options)
+
+
+def test_two_class_separability_status_equals_binary():
+    """C = 2, lam = 0: the same status as the binary engine on both sides of its separability threshold."""
+    for alpha in (1.5, 4.0):
+        mc = solve_multiclass(MulticlassSetting(classes=2, alpha=alpha, delta=1.0, lam_t=0.0), on_failure="record")
+        bi = solve(Setting(alpha=alpha, delta=1.0, lam_t=0.0), on_failure="record")
+        assert mc.status is bi.status
+    assert mc.converged and abs(mc.eps[0] - bi.eps[0]) < 1e-3   # large norms: a coarser check than at lam > 0
+
+
+def test_two_class_separability_is_decided_before_iterating():
+    """C = 2: the binary threshold (3.70 at delta = 1, balanced) decides, for the teacher and a label-only student."""
+    below = solve_multiclass(MulticlassSetting(classes=2, alpha=3.5, lam_t=0.0), on_failure="record")
+    assert below.status is Status.NO_FINITE_MINIMISER and below.n_iter == 0
+    stud = MulticlassSetting(classes=2, alpha=3.0, lam_t=0.1, lam_s=0.0, generations=1, xi=0.0)
+    assert separable_learner(stud) == 1 and separable_learner(stud.replace(alpha=4.0)) is None
+    assert separable_learner(stud.replace(xi=0.5)) is None          # soft targets: no closed-form threshold
+    assert separable_learner(MulticlassSetting(classes=3, alpha=0.5, lam_t=0.0)) is None   # C >= 3: the driver decides
+
+
+def test_failed_warm_start_is_retried_cold():
+    s = MulticlassSetting(classes=3, alpha=2.0, lam_t=0.1)
+    ref = solve_multiclass(s)
+    st = ref.state
+    broken = type(st)(st.M, st.Q, st.V, np.full_like(st.b, np.nan))
+    sp = solve_multiclass(s, initial=broken)
+    assert sp.converged and abs(sp.eps[0] - ref.eps[0]) < 1e-9
+    assert sp.n_iter > ref.n_iter          # the failed warm run is counted
+    assert solve_multiclass(s, initial=st).n_iter <= 2   # a good warm start is used as it is
 
 
 def test_two_class_chain_of_two_students_equals_binary():

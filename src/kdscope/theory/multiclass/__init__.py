@@ -6,17 +6,22 @@ Public API: :class:`MulticlassSetting`, :func:`solve_multiclass` (returns a
 (:func:`generalization_error`, :func:`agreement`, :func:`bayes_error`, :func:`oracle_error`) and
 :func:`orthant_probability`.  Model and equations: DESIGN.md section 8.
 
-Limits (what is and is not covered): ERM teacher and students on the same samples only (no
-fixed, fresh-sample or sparse-student variants, no label noise); chains with
+Covered: an ERM teacher trained on the students' samples or on its own (fresh-sample
+distillation, ``alpha_s``), a given teacher (``teacher='fixed'`` with C x C overlaps), sparse
+students (``eta``); each reduces at C = 2 to the binary engine's variant.  Not covered: label noise,
+a Bayes-optimal teacher kind, hard pseudo-labels.  Chains with
 (1 + generations)(C - 1) <= 6 Gaussian dimensions (tensor Gauss-Hermite); test errors to ~1e-12
 for C <= 3, agreement to ~1e-9 for C <= 3 and ~1e-6 (Genz-Bretz) beyond; the training error is a
-quadrature of an indicator (~1e-3).  Without ridge below the separability threshold the solver
-reports divergence (it does not locate the threshold).  Checked: C = 2 equals the binary engine to
+quadrature of an indicator (~1e-3).  The iteration runs on the binary engine's driver
+(``theory.fixed_point``), with its statuses: without ridge below the separability threshold the
+norm runs away and the status is NO_FINITE_MINIMISER (detected by the driver; the threshold itself
+is not located for C >= 3).  The map is written once against the array kernel; the JAX kernel
+(``MulticlassSolverOptions(backend='jax')``, module ``jax_engine``) compiles the same map and driver.  Checked: C = 2 equals the binary engine to
 ~1e-9 (teacher, KL at several tau, MSE, chains of two students); C = 3 against exact-ERM simulations
 (tests/simulations/test_multiclass_sim.py).
 """
 
-from .fixed_point import Status
+from ..fixed_point import Status
 from .gram import helmert_basis, hierarchical_gram, parse_gram, simplex_gram
 from .observables import agreement, bayes_error, oracle_error, generalization_error
 from .orthant import orthant_probability

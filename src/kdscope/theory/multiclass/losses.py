@@ -12,6 +12,10 @@ returning the gradient (N, D), the Hessian (N, D, D) in u and the cross
 Hessian d^2 loss / (du du_prev) (N, D, D) (None when the loss ignores u_prev).
 A hard loss ignores ``u_prev``; a soft loss ignores ``y``.  :class:`Mix` builds
 ``(1 - xi) hard + xi soft`` from two losses.
+
+Array code for the NumPy and the JAX kernels (``theory.kernel``): the labels ``y`` of the
+quadrature grid are always a concrete NumPy array; the logits and the numbers (xi, tau) may be
+traced.
 """
 
 from __future__ import annotations
@@ -21,28 +25,32 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..kernel import is_value, kernel_of
 from .gram import helmert_basis
 
 __all__ = ["CrossEntropy", "KLSoft", "LogitMSE", "Mix", "prox", "softmax", "student_loss"]
 
 
-def _rowmax(z: np.ndarray) -> np.ndarray:
+def _rowmax(z):
     """Row maximum of (N, C) with C small (a column loop beats a reduction over a short axis)."""
-    m = z[:, 0].copy()
+    xp = kernel_of(z).xp
+    m = z[:, 0]
     for c in range(1, z.shape[1]):
-        np.maximum(m, z[:, c], out=m)
+        m = xp.maximum(m, z[:, c])
     return m
 
 
-def softmax(z: np.ndarray) -> np.ndarray:
+def softmax(z):
     """Row-wise softmax of (N, C) logits, computed stably."""
-    e = np.exp(z - _rowmax(z)[:, None])
+    xp = kernel_of(z).xp
+    e = xp.exp(z - _rowmax(z)[:, None])
     return e / (e @ np.ones(z.shape[1]))[:, None]
 
 
-def _logsumexp(z: np.ndarray) -> np.ndarray:
+def _logsumexp(z):
+    xp = kernel_of(z).xp
     zm = _rowmax(z)
-    return zm + np.log(np.exp(z - zm[:, None]) @ np.ones(z.shape[1]))
+    return zm + xp.log(xp.exp(z - zm[:, None]) @ np.ones(z.shape[1]))
 
 
 @lru_cache(maxsize=16)
@@ -71,7 +79,7 @@ class CrossEntropy:
 
     def value(self, u, y, u_prev=None):
         z = u @ helmert_basis(self.classes).T
-        return _logsumexp(z) - np.take_along_axis(z, y[:, None], axis=1)[:, 0]
+        return _logsumexp(z) - kernel_of(z).xp.sum(z * np.eye(self.classes)[y], axis=1)
 
     def derivatives(self, u, y, u_prev=None):
         U = helmert_basis(self.classes)
@@ -105,7 +113,7 @@ class KLSoft:
         q = softmax(zp)
         logq = zp - _logsumexp(zp)[:, None]
         logp = zt - _logsumexp(zt)[:, None]
-        return self._c * np.sum(q * (logq - logp), axis=1)
+        return self._c * kernel_of(u, u_prev).xp.sum(q * (logq - logp), axis=1)
 
     def derivatives(self, u, y, u_prev):
         U = helmert_basis(self.classes)
@@ -126,12 +134,13 @@ class LogitMSE:
     classes: int
 
     def value(self, u, y, u_prev):
-        return 0.5 * np.sum((u - u_prev) ** 2, axis=1)
+        return 0.5 * kernel_of(u, u_prev).xp.sum((u - u_prev) ** 2, axis=1)
 
     def derivatives(self, u, y, u_prev):
         D = u.shape[1]
-        eye = np.broadcast_to(np.eye(D), (u.shape[0], D, D))
-        return u - u_prev, eye.copy(), -eye
+        xp = kernel_of(u, u_prev).xp
+        eye = xp.zeros((u.shape[0], D, D)) + np.eye(D)
+        return u - u_prev, eye, -eye
 
 
 @dataclass(frozen=True)
@@ -144,45 +153,45 @@ class Mix:
 
     def value(self, u, y, u_prev):
         out = (1.0 - self.xi) * self.hard.value(u, y, u_prev)
-        if self.xi > 0:
+        if not is_value(self.xi, 0.0):
             out = out + self.xi * self.soft.value(u, y, u_prev)
         return out
 
     def derivatives(self, u, y, u_prev):
         g, H, _ = self.hard.derivatives(u, y, u_prev)
         a = 1.0 - self.xi
-        if self.xi == 0:
-            return a * g, a * H, np.zeros_like(H)
+        if is_value(self.xi, 0.0):
+            return a * g, a * H, 0.0 * H
         gs, Hs, Ks = self.soft.derivatives(u, y, u_prev)
         return a * g + self.xi * gs, a * H + self.xi * Hs, self.xi * Ks
 
 
 def student_loss(classes: int, xi: float, soft: str, tau: float = 1.0, tau2_factor: bool = True) -> Mix:
-    """(1 - xi) CE + xi soft with soft in {'kl', 'mse'}."""
+    """(1 - xi) CE + xi soft with soft in {'kl', 'mse'} (xi and tau may be traced numbers)."""
     s = KLSoft(classes, tau, tau2_factor) if soft == "kl" else LogitMSE(classes)
-    return Mix(CrossEntropy(classes), s, float(xi))
+    return Mix(CrossEntropy(classes), s, float(xi) if isinstance(xi, (int, float, np.number)) else xi)
 
 
-def solve_small(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+def solve_small(A, b):
     """Batched solve A x = b for (N, D, D), (N, D) with closed forms for D <= 2."""
+    xp = kernel_of(A, b).xp
     D = A.shape[-1]
     if D == 1:
         return b / A[:, 0, :]
     if D == 2:
         a, bb, c, d = A[:, 0, 0], A[:, 0, 1], A[:, 1, 0], A[:, 1, 1]
         det = a * d - bb * c
-        return np.stack([(d * b[:, 0] - bb * b[:, 1]) / det, (a * b[:, 1] - c * b[:, 0]) / det], axis=1)
-    return np.linalg.solve(A, b[..., None])[..., 0]
+        return xp.stack([(d * b[:, 0] - bb * b[:, 1]) / det, (a * b[:, 1] - c * b[:, 0]) / det], axis=1)
+    return xp.linalg.solve(A, b[..., None])[..., 0]
 
 
-def prox(loss, s: np.ndarray, Vd: np.ndarray, y, u_prev, h0: np.ndarray | None = None,
-         tol: float = 1e-13, max_iter: int = 60):
+def prox(loss, s, Vd, y, u_prev, h0=None, tol: float = 1e-13, max_iter: int = 60):
     """argmin_h (h - s)^T Vd^-1 (h - s) / 2 + loss(h; y, u_prev), row by row (vectorised Newton).
 
     Parameters
     ----------
-    s : (N, D) centres; Vd : (D, D) symmetric positive definite (delta V_kk); y, u_prev : targets;
-    h0 : (N, D) warm start (default s).
+    s : (N, D) centres; Vd : (D, D) symmetric positive definite (delta V_kk); y : (N,) labels (NumPy);
+    u_prev : targets; h0 : (N, D) warm start (default s; NaN entries fall back to s).
     Returns (h, grad, hess, cross) at the solution, the loss derivatives of ``loss.derivatives``.
 
     Notes
@@ -190,58 +199,59 @@ def prox(loss, s: np.ndarray, Vd: np.ndarray, y, u_prev, h0: np.ndarray | None =
     Newton on the stationarity condition h - s + Vd grad(h) = 0: the step
     -(I + Vd H)^-1 (h - s + Vd grad) is the Newton step of the strictly convex objective.  Where
     the Newton decrement step^T (Vd^-1 + H) step exceeds 1/4 (far from the minimiser) the step is
-    halved until the objective decreases (backtracking); closer in, full steps converge
-    quadratically.  Stops when every step is below ``tol (1 + |h|)``: typically 3-8 steps from a
-    cold start, 1-3 from a warm one.
+    halved until the objective decreases (backtracking, at most 40 halvings); closer in, full steps
+    converge quadratically.  Stops when every step is below ``tol (1 + |h|)``: typically 3-8 steps
+    from a cold start, 1-3 from a warm one.  Written against the kernel (``theory.kernel``): the loops
+    are ``while_loop``s, every decision an ``xp.where``, so it runs on NumPy and traced under JAX.
     """
+    k = kernel_of(s, Vd, u_prev, h0)
+    xp = k.xp
     N, D = s.shape
-    Vinv = np.linalg.inv(Vd)
-    h = s.copy() if h0 is None else h0.copy()
+    Vinv = xp.linalg.inv(Vd)
+    h = s if h0 is None else xp.where(xp.isfinite(h0), h0, s)
     eye = np.eye(D)
 
-    def objective(hh, idx):
-        r = hh - s[idx]
-        uprev = None if u_prev is None else u_prev[idx]
-        return 0.5 * np.sum((r @ Vinv) * r, axis=1) + loss.value(hh, y[idx], uprev)
+    def objective(hh):
+        r = hh - s
+        return 0.5 * xp.sum((r @ Vinv) * r, axis=1) + loss.value(hh, y, u_prev)
 
+    def body(c):
+        h = c["h"]
+        g, H, _ = loss.derivatives(h, y, u_prev)
+        step = -solve_small(eye + xp.matmul(Vd, H), h - s + g @ Vd.T)
+        big = xp.abs(step).max(axis=1) > tol * (1.0 + xp.abs(h).max(axis=1))
+        dec = xp.sum((step @ Vinv) * step, axis=1) + xp.einsum("na,nab,nb->n", step, H, step)
+        far = big & (dec > 0.25)
+        t = xp.ones(N)
+        if not (k.concrete and not far.any()):
+            def backtrack(c0):  # run once, and only when some row is far (a traced 'if')
+                phi0 = objective(h)
+
+                def bbody(b):
+                    tt = xp.where(b["bad"], 0.5 * b["t"], b["t"])
+                    return dict(t=tt, bad=b["bad"] & (objective(h + tt[:, None] * step) > phi0), n=b["n"] + 1)
+
+                bad0 = far & (objective(h + step) > phi0)
+                tt = k.while_loop(lambda b: xp.any(b["bad"]) & (b["n"] < 40), bbody, dict(t=c0["t"], bad=bad0, n=0))
+                return dict(t=tt["t"], done=xp.asarray(True))
+
+            t = k.while_loop(lambda c: ~c["done"], backtrack, dict(t=t, done=~xp.any(far)))["t"]
+        return dict(h=h + xp.where(big, t, 0.0)[:, None] * step, it=c["it"] + 1, more=xp.any(big))
+
+    out = k.while_loop(lambda c: c["more"] & (c["it"] < max_iter), body, dict(h=h, it=0, more=xp.asarray(True)))
+    h = out["h"]
     g, H, K = loss.derivatives(h, y, u_prev)
-    for _ in range(max_iter):
-        F = h - s + g @ Vd.T
-        step = -solve_small(eye + np.matmul(Vd, H), F)
-        big = np.abs(step).max(axis=1) > tol * (1.0 + np.abs(h).max(axis=1))
-        if not big.any():
-            break
-        idx = np.nonzero(big)[0]
-        st = step[idx]
-        dec = np.sum((st @ Vinv) * st, axis=1) + np.einsum("na,nab,nb->n", st, H[idx], st)
-        far = dec > 0.25
-        t = np.ones(len(idx))
-        if far.any():
-            fi = idx[far]
-            phi0 = objective(h[fi], fi)
-            tf = np.ones(len(fi))
-            for _ in range(40):
-                bad = objective(h[fi] + tf[:, None] * step[fi], fi) > phi0
-                if not bad.any():
-                    break
-                tf[bad] *= 0.5
-            t[far] = tf
-        h[idx] = h[idx] + t[:, None] * st
-        uprev_idx = None if u_prev is None else u_prev[idx]
-        gi, Hi, Ki = loss.derivatives(h[idx], y[idx], uprev_idx)
-        g[idx], H[idx] = gi, Hi
-        if K is not None and Ki is not None:
-            K[idx] = Ki
     return h, g, H, K
 
 
-def inv_small(A: np.ndarray) -> np.ndarray:
+def inv_small(A):
     """Batched inverse of (N, D, D) with closed forms for D <= 2."""
+    xp = kernel_of(A).xp
     D = A.shape[-1]
     if D == 1:
         return 1.0 / A
     if D == 2:
         a, b, c, d = A[:, 0, 0], A[:, 0, 1], A[:, 1, 0], A[:, 1, 1]
         det = a * d - b * c
-        return np.stack([np.stack([d, -b], axis=1), np.stack([-c, a], axis=1)], axis=1) / det[:, None, None]
-    return np.linalg.inv(A)
+        return xp.stack([xp.stack([d, -b], axis=1), xp.stack([-c, a], axis=1)], axis=1) / det[:, None, None]
+    return xp.linalg.inv(A)

@@ -29,6 +29,8 @@ from functools import lru_cache
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 
+from ..kernel import kernel_of
+
 __all__ = ["gauss_hermite", "block_grid", "sqrtm_psd", "block_sqrt", "default_order", "PRUNE"]
 
 #: Relative weight below which tensor-grid nodes are dropped.
@@ -73,28 +75,31 @@ def default_order(K: int, D: int) -> tuple:
     return (first,) + (rest,) * (K - 1)
 
 
-def sqrtm_psd(S: np.ndarray) -> np.ndarray:
-    """Symmetric square root of a symmetric matrix, negative eigenvalues clipped at 0."""
+def sqrtm_psd(S):
+    """Symmetric square root of a symmetric matrix, negative eigenvalues clipped at 0 (NumPy or JAX)."""
+    xp = kernel_of(S).xp
     S = 0.5 * (S + S.T)
-    lam, vec = np.linalg.eigh(S)
-    return (vec * np.sqrt(np.clip(lam, 0.0, None))) @ vec.T
+    lam, vec = xp.linalg.eigh(S)
+    return (vec * xp.sqrt(xp.clip(lam, 0.0, None))) @ vec.T
 
 
-def block_sqrt(Q: np.ndarray, K: int, D: int) -> np.ndarray:
+def _pinv(A):
+    """Pseudo-inverse (cut-off 1e-13 relative with NumPy; JAX's default, ~1e-15 x size, traced)."""
+    k = kernel_of(A)
+    return np.linalg.pinv(A, rcond=1e-13) if k.concrete else k.xp.linalg.pinv(A)
+
+
+def block_sqrt(Q, K: int, D: int):
     """Block lower-triangular L (KD x KD) with L L^T = Q and symmetric diagonal blocks.
 
     L_kk = S_k^(1/2) (S_k the conditional covariance of g_k given g_0..g_{k-1}); the
     off-diagonal blocks solve L_{k,<k} L_{<k,<k}^T = Q_{k,<k} (pseudo-inverse when singular).
     """
-    L = np.zeros((K * D, K * D))
-    for k in range(K):
+    xp = kernel_of(Q).xp
+    L = sqrtm_psd(Q[:D, :D])
+    for k in range(1, K):
         sl = slice(k * D, (k + 1) * D)
-        if k == 0:
-            L[sl, sl] = sqrtm_psd(Q[sl, sl])
-            continue
-        prev = slice(0, k * D)
-        Lp = L[prev, prev]
-        Lk = Q[sl, prev] @ np.linalg.pinv(Lp.T, rcond=1e-13)
-        L[sl, prev] = Lk
-        L[sl, sl] = sqrtm_psd(Q[sl, sl] - Lk @ Lk.T)
+        Lk = Q[sl, :k * D] @ _pinv(L.T)
+        row = xp.concatenate([Lk, sqrtm_psd(Q[sl, sl] - Lk @ Lk.T)], axis=1)
+        L = xp.concatenate([xp.concatenate([L, xp.zeros((k * D, D))], axis=1), row], axis=0)
     return L
