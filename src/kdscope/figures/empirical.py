@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from kdscope.figures.tables import one_condition
+
 _REQUIRED = ("learner", "role", "loss", "tau", "xi")
 
 
