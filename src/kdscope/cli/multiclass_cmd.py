@@ -6,15 +6,18 @@
     kdscope multiclass figures [--quick] [--out DIR] [--only mc_gain,mc_tau_star]
     kdscope multiclass bridge [--config experiments/multiclass_bridge.yaml] [--quick] [--out DIR]
 
-print one record: eps_t (eps_s), agreement, M_t, Q_t (M_s, Q_s, Q_ts) as nested lists, b_t (b_s),
-converged, status, iterations, residual, plus the setting, V_*, training loss/error, eps_bayes and
-eps_oracle; ``simulate`` adds a '<key>_se' twin for every observable (its 'iterations' is null and its
-'residual' the largest final gradient entry over seeds and learners).  Exit codes: 0 converged,
-2 invalid input (one line naming the parameter), 3 not converged.
+The variants of docs/multiclass.md take --alpha-s (fresh samples for the student), --teacher fixed with
+--m0/--q0[/--b0] (a given teacher's overlaps, JSON text or a JSON file) and --eta (sparse student); all
+need --student.  ``theory`` and ``simulate`` print one record: eps_t (eps_s), agreement, M_t, Q_t
+(M_s, Q_s, Q_ts) as nested lists, b_t (b_s), converged, status, iterations, residual, plus the setting,
+V_*, training loss/error, eps_bayes and eps_oracle; ``simulate`` adds a '<key>_se' twin for every
+observable (its 'iterations' is null and its 'residual' the largest final gradient entry over seeds and
+learners).  Exit codes: 0 converged, 2 invalid input (one line naming the parameter), 3 not converged.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -43,11 +46,55 @@ Tau = Annotated[float, typer.Option("--tau", help="Temperature of kl.", rich_hel
 Soft = Annotated[str, typer.Option("--soft", help="kl or mse.", rich_help_panel=PANEL)]
 Tau2 = Annotated[bool, typer.Option("--tau2-factor/--no-tau2-factor", help="Hinton's tau^2 factor on kl.",
                                     rich_help_panel=PANEL)]
+VPANEL = "Variants (fresh samples, given teacher, sparse student; need --student)"
+Teacher = Annotated[str, typer.Option("--teacher", help="erm: the teacher is trained (on the students' samples, or on "
+                                      "its own alpha d samples with --alpha-s); fixed: a given teacher of overlaps "
+                                      "--m0, --q0, --b0.", rich_help_panel=VPANEL)]
+M0 = Annotated[Optional[str], typer.Option("--m0", help="Given teacher (--teacher fixed): C x C overlaps "
+                                           "M_0(j, c) = w_0j . mu_c / d, as JSON (e.g. [[1,0,0],[0,1,0],[0,0,1]]) or "
+                                           "a JSON file (a list of lists, or an object with key m0).",
+                                           rich_help_panel=VPANEL)]
+Q0 = Annotated[Optional[str], typer.Option("--q0", help="Given teacher (--teacher fixed): C x C Gram matrix "
+                                           "Q_00 = W_0 W_0^T / d, as JSON or a JSON file (key q0); q0 - m0 G^+ m0^T "
+                                           "must be positive semi-definite.", rich_help_panel=VPANEL)]
+B0 = Annotated[Optional[str], typer.Option("--b0", help="Given teacher (--teacher fixed): its C biases, as JSON "
+                                           "(e.g. [0,0,0]) or a JSON file (key b0); default zeros.",
+                                           rich_help_panel=VPANEL)]
+AlphaS = Annotated[Optional[float], typer.Option("--alpha-s", help="Fresh samples per dimension for the students: "
+                                                 "the teacher trains on its own alpha d samples, the students on "
+                                                 "alpha_s d others (default: the teacher's samples).",
+                                                 rich_help_panel=VPANEL)]
+Eta = Annotated[float, typer.Option("--eta", help="Fraction of the input coordinates the student trains, in (0, 1] "
+                                    "(sparse student; 1 is dense, the teacher is always dense).",
+                                    rich_help_panel=VPANEL)]
 SUMMARY_KEYS = ("eps", "b", "loss_train")
 
 
+def parse_overlap(name: str, spec: Optional[str]):
+    """A matrix or vector from ``--m0/--q0/--b0``: JSON text, or a JSON file (a list, or an object keyed by name)."""
+    if spec is None:
+        return None
+    text = spec.strip()
+    if not text.startswith(("[", "{")):
+        path = Path(text)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ValueError(f"'{name}' (--{name}) must be JSON such as [[1,0],[0,1]] or a readable JSON file; "
+                             f"got {spec!r} ({exc.__class__.__name__}).")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        raise ValueError(f"'{name}' (--{name}) could not be read as JSON; got {spec!r}.")
+    if isinstance(data, dict):
+        if name not in data:
+            raise ValueError(f"'{name}' (--{name}): the JSON object has no key {name!r}; keys {sorted(data)}.")
+        data = data[name]
+    return data
+
+
 def build_multiclass_setting(classes, gram, pi, alpha, delta, lam_t, lam_s, student, xi, tau, soft, tau2_factor,
-                             debug=False):
+                             debug=False, teacher="erm", m0=None, q0=None, b0=None, alpha_s=None, eta=1.0):
     """The MulticlassSetting of the options; bad input exits 2 with one line naming the parameter."""
     from kdscope.theory.constraints import SettingError
     from kdscope.theory.multiclass import MulticlassSetting, parse_gram
@@ -61,9 +108,11 @@ def build_multiclass_setting(classes, gram, pi, alpha, delta, lam_t, lam_s, stud
             except ValueError:
                 raise ValueError(f"'pi' must be comma-separated numbers, e.g. 0.5,0.3,0.2; got {pi!r}.")
         return MulticlassSetting(classes=classes, gram=G, pi=p, alpha=alpha, delta=delta, lam_t=lam_t, lam_s=lam_s,
-                                 generations=1 if student else 0, xi=xi, tau=tau, soft=soft, tau2_factor=tau2_factor)
+                                 generations=1 if student else 0, xi=xi, tau=tau, soft=soft, tau2_factor=tau2_factor,
+                                 teacher=teacher, m0=parse_overlap("m0", m0), q0=parse_overlap("q0", q0),
+                                 b0=parse_overlap("b0", b0), alpha_s=alpha_s, eta=eta)
     except (SettingError, ValueError) as exc:
-        fail(str(exc), EXIT_INVALID, debug, exc)
+        fail(str(exc).replace("set generations >= 1", "add --student"), EXIT_INVALID, debug, exc)
 
 
 def _summary(rec: dict) -> str:
@@ -93,17 +142,16 @@ def _summary(rec: dict) -> str:
 @multiclass_app.command("theory")
 def theory(classes: Classes = 3, gram: Gram = "simplex", pi: Pi = None, alpha: Alpha = 2.0, delta: Delta = 1.0,
            lam_t: LamT = 0.1, lam_s: LamS = 0.01, student: Student = False, xi: Xi = 1.0, tau: Tau = 1.0,
-           soft: Soft = "kl", tau2_factor: Tau2 = True,
+           soft: Soft = "kl", tau2_factor: Tau2 = True, teacher: Teacher = "erm", m0: M0 = None, q0: Q0 = None,
+           b0: B0 = None, alpha_s: AlphaS = None, eta: Eta = 1.0,
            order: Annotated[Optional[str], typer.Option("--order", help="Gauss-Hermite nodes per learner block, "
                                                         "e.g. 24,6 (default by C and K).")] = None,
            json_out: JSON_OPTION = False, debug: DEBUG_OPTION = False) -> None:
     """Solve the multi-class replica saddle point and print its record."""
-    import json
-
     from kdscope.theory.multiclass import MulticlassSolverOptions, solve_multiclass
 
     s = build_multiclass_setting(classes, gram, pi, alpha, delta, lam_t, lam_s, student, xi, tau, soft, tau2_factor,
-                                 debug)
+                                 debug, teacher, m0, q0, b0, alpha_s, eta)
     opts = None
     if order is not None:
         try:
@@ -124,17 +172,16 @@ def theory(classes: Classes = 3, gram: Gram = "simplex", pi: Pi = None, alpha: A
 @multiclass_app.command("simulate")
 def simulate(classes: Classes = 3, gram: Gram = "simplex", pi: Pi = None, alpha: Alpha = 2.0, delta: Delta = 1.0,
              lam_t: LamT = 0.1, lam_s: LamS = 0.01, student: Student = False, xi: Xi = 1.0, tau: Tau = 1.0,
-             soft: Soft = "kl", tau2_factor: Tau2 = True,
+             soft: Soft = "kl", tau2_factor: Tau2 = True, teacher: Teacher = "erm", m0: M0 = None, q0: Q0 = None,
+             b0: B0 = None, alpha_s: AlphaS = None, eta: Eta = 1.0,
              d: Annotated[int, typer.Option("--d", help="Dimension d (n = alpha d samples).")] = 500,
              seeds: Annotated[int, typer.Option("--seeds", help="Number of seeds (0 .. seeds-1).")] = 8,
              json_out: JSON_OPTION = False, debug: DEBUG_OPTION = False) -> None:
     """Train teacher (and student) exactly at dimension d over seeds; print means with standard errors."""
-    import json
-
     from kdscope.simulations.multiclass import simulate_multiclass
 
     s = build_multiclass_setting(classes, gram, pi, alpha, delta, lam_t, lam_s, student, xi, tau, soft, tau2_factor,
-                                 debug)
+                                 debug, teacher, m0, q0, b0, alpha_s, eta)
     if d < classes:
         fail(f"'d' must be an integer >= classes={classes}; got {d}.", EXIT_INVALID)
     if seeds < 2:
