@@ -76,6 +76,9 @@ def test_simulate_takes_the_variants():
     for k in KEYS:
         assert k in rec, k
     assert rec["eta"] == 0.5 and rec["alpha_s"] == 3.0 and "eps_s_se" in rec
+    text = runner.invoke(app, ["multiclass", "simulate", "--student", "--eta", "0.5", "--d", "30", "--seeds", "2"])
+    assert text.exit_code == 0, text.output
+    assert "student" in text.stdout and "eps_bayes" not in text.stdout  # no 'nan' for what simulate does not compute
 
 
 @pytest.mark.parametrize("args, name", [

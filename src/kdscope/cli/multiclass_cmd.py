@@ -131,7 +131,7 @@ def _summary(rec: dict) -> str:
                 txt += f"+-{f(rec[f'{k}_{x}_se'])}"
             parts.append(txt)
         lines.append(f"{who:<8} " + "  ".join(parts))
-    extra = [f"eps_bayes={f(rec.get('eps_bayes'))}", f"eps_oracle={f(rec.get('eps_oracle'))}"]
+    extra = [f"{k}={f(rec[k])}" for k in ("eps_bayes", "eps_oracle") if k in rec]  # simulate has neither
     if "agreement" in rec:
         extra.append(f"agreement={f(rec['agreement'])}")
     lines.append("         " + "  ".join(extra))
