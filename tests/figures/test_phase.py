@@ -67,3 +67,18 @@ def test_phase_diagram_labels_the_zero_contour_and_keeps_the_legend_outside():
     fig = plot_phase_diagram(df, x="alpha", y="lam_t", value="gain", vlines={"interpolation": 2.0}, legend=False)
     assert fig.axes[0].get_legend() is None and fig.axes[0].get_legend_handles_labels()[1] == ["interpolation"]
     plt.close(fig)
+
+
+def test_phase_diagram_no_contour_along_a_row_that_equals_the_level_exactly():
+    # xi = 0 makes the student its own reference: gain exactly 0 along that row; the real zero crossing is at
+    # alpha = 2.5 in the other rows, and no contour may run along the exact-zero row
+    xs, ys = np.linspace(1, 4, 4), np.array([0.0, 0.5, 1.0])
+    rows = [dict(alpha=a, xi=x, gain=0.0 if x == 0 else (a - 2.5) * x, converged=True) for a in xs for x in ys]
+    fig = plot_phase_diagram(pd.DataFrame(rows), x="alpha", y="xi", value="gain")
+    ax = fig.axes[0]
+    contours = [c for c in ax.collections if c.get_gid() == "contour"]
+    assert contours
+    verts = np.concatenate([p.vertices for c in contours for p in c.get_paths() if len(p.vertices)])
+    assert verts[:, 1].min() >= 0.5 - 1e-12
+    assert np.allclose(verts[:, 0], 2.5)
+    plt.close(fig)

@@ -87,7 +87,12 @@ def plot_phase_diagram(
     if contour is not None and z.shape[0] >= 2 and z.shape[1] >= 2 and finite.size:
         levels = [lv for lv in contour if finite.min() < lv < finite.max()]
         if levels:
-            cs = ax.contour(xs, ys, np.ma.masked_invalid(z), levels=levels, colors="k", linewidths=1.4)
+            # cells that equal a level exactly (e.g. xi = 0, where the student *is* its reference) are not a
+            # crossing: contouring them would draw a spurious line along that edge of the grid
+            tiny = 1e-12 * (1.0 + float(np.max(np.abs(finite))))
+            exact = np.any([np.abs(z - lv) <= tiny for lv in levels], axis=0)
+            cs = ax.contour(xs, ys, np.ma.masked_where(~np.isfinite(z) | exact, z), levels=levels, colors="k",
+                            linewidths=1.4)
             cs.set_gid("contour")
             fmt = {lv: (contour_label if (lv == 0 and contour_label) else f"{lv:g}") for lv in levels}
             # not inline: an inline label cuts a gap as long as the label out of a coarse contour
