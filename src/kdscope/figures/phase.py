@@ -87,9 +87,10 @@ def plot_phase_diagram(
     if contour is not None and z.shape[0] >= 2 and z.shape[1] >= 2 and finite.size:
         levels = [lv for lv in contour if finite.min() < lv < finite.max()]
         if levels:
-            # cells that equal a level exactly (e.g. xi = 0, where the student *is* its reference) are not a
-            # crossing: contouring them would draw a spurious line along that edge of the grid
-            tiny = 1e-12 * (1.0 + float(np.max(np.abs(finite))))
+            # cells that equal a level by construction (e.g. xi = 0, where the student *is* its reference, equal
+            # up to the solver's ~1e-9) are not a crossing: contouring their rounding noise would draw a spurious
+            # line along that edge of the grid; 1e-6 of the colour scale is far below any drawn difference
+            tiny = 1e-6 * float(np.max(np.abs(finite)))
             exact = np.any([np.abs(z - lv) <= tiny for lv in levels], axis=0)
             cs = ax.contour(xs, ys, np.ma.masked_where(~np.isfinite(z) | exact, z), levels=levels, colors="k",
                             linewidths=1.4)
