@@ -77,9 +77,7 @@ class MulticlassLine:
         out, last = [], None
         for s in self.settings:
             init = last.state if last is not None and _same_shape(last.setting, s) else None
-            sp = solve_multiclass(s, self.options, initial=init, on_failure="record")
-            if init is not None and not sp.converged:  # a failed warm start is retried cold
-                sp = solve_multiclass(s, self.options, on_failure="record")
+            sp = solve_multiclass(s, self.options, initial=init, on_failure="record")  # retries a warm start cold
             if not sp.converged and sp.status is not Status.INACCURATE:
                 sp = _retry(s, sp, self.options)
             if sp.converged:
